@@ -1,0 +1,3 @@
+//! The agent: `Agent`, `Thread`, the turn loop.
+
+pub mod host;

@@ -1,0 +1,12 @@
+//! codeloop-core: the language-neutral heart of codeloop — the agent loop,
+//! model providers, built-in tools and sandbox policy. Fronts (the CLI, the
+//! Python, Node and Go bindings) only translate to and from these types.
+
+pub mod agent;
+pub mod error;
+pub mod model;
+pub mod protocol;
+pub mod sandbox;
+pub mod tools;
+
+pub use error::{Error, Result};

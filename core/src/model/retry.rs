@@ -1,0 +1,214 @@
+//! One model request, driven to completion with retries.
+//!
+//! Two budgets, as in the Codex CLI: a request that fails before anything was
+//! streamed (connection refused, 429, 5xx) counts against
+//! `request_max_retries`; a stream that breaks midway (dropped, idle, malformed)
+//! counts against `stream_max_retries`. Delays grow exponentially from
+//! `base_delay` with ±10 % jitter, and a server's `Retry-After` wins.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use rand::Rng;
+
+use super::{ModelClient, ModelError, ModelRequest, ResponseEvent};
+use crate::error::{Error, Result};
+use crate::protocol::{ResponseItem, Usage};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub request_max_retries: u32,
+    pub stream_max_retries: u32,
+    pub idle_timeout: Duration,
+    pub base_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            request_max_retries: 4,
+            stream_max_retries: 5,
+            idle_timeout: Duration::from_millis(300_000),
+            base_delay: Duration::from_millis(200),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The delay before retry number `attempt` (1-based).
+    pub fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        if let Some(after) = retry_after {
+            return after;
+        }
+        let exp = self
+            .base_delay
+            .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)));
+        let jitter = rand::rng().random_range(0.9..1.1);
+        exp.mul_f64(jitter)
+    }
+}
+
+/// What happens while a request runs, for the loop to show.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Progress {
+    TextDelta(String),
+    ReasoningDelta(String),
+    /// An output item began streaming.
+    ItemAdded(ResponseItem),
+    Retrying {
+        attempt: u32,
+        max: u32,
+        delay: Duration,
+        message: String,
+    },
+}
+
+/// A finished model response: its output items in order and its usage.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CompletedResponse {
+    pub response_id: String,
+    pub items: Vec<ResponseItem>,
+    pub usage: Usage,
+}
+
+/// Run `request` against `client` until a response completes or the retry
+/// budgets run out. Output items are only returned once the response has
+/// completed, so a retried stream never yields half a response.
+pub async fn run_request(
+    client: &dyn ModelClient,
+    request: &ModelRequest,
+    on_progress: &mut (dyn FnMut(Progress) + Send),
+) -> Result<CompletedResponse> {
+    let policy = client.retry_policy();
+    let mut request_retries = 0u32;
+    let mut stream_retries = 0u32;
+    loop {
+        let (message, retry_after, budget) = match attempt(client, request, &policy, on_progress)
+            .await
+        {
+            Ok(done) => return Ok(done),
+            Err(Failure::Fatal(e)) => return Err(e),
+            Err(Failure::Request {
+                message,
+                retry_after,
+            }) => {
+                request_retries += 1;
+                (
+                    message,
+                    retry_after,
+                    (request_retries, policy.request_max_retries),
+                )
+            }
+            Err(Failure::Stream {
+                message,
+                retry_after,
+            }) => {
+                stream_retries += 1;
+                (
+                    message,
+                    retry_after,
+                    (stream_retries, policy.stream_max_retries),
+                )
+            }
+        };
+        let (attempt_no, max) = budget;
+        if attempt_no > max {
+            return Err(Error::Stream(format!(
+                "{message} (gave up after {} attempts)",
+                attempt_no
+            )));
+        }
+        let delay = policy.backoff(attempt_no, retry_after);
+        tracing::warn!(attempt = attempt_no, max, ?delay, %message, "retrying model request");
+        on_progress(Progress::Retrying {
+            attempt: attempt_no,
+            max,
+            delay,
+            message,
+        });
+        tokio::time::sleep(delay).await;
+    }
+}
+
+enum Failure {
+    Fatal(Error),
+    Request {
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    Stream {
+        message: String,
+        retry_after: Option<Duration>,
+    },
+}
+
+async fn attempt(
+    client: &dyn ModelClient,
+    request: &ModelRequest,
+    policy: &RetryPolicy,
+    on_progress: &mut (dyn FnMut(Progress) + Send),
+) -> std::result::Result<CompletedResponse, Failure> {
+    let mut stream = match client.stream(request).await {
+        Ok(s) => s,
+        Err(ModelError::Fatal(e)) => return Err(Failure::Fatal(e)),
+        Err(ModelError::Retryable {
+            message,
+            retry_after,
+        }) => {
+            return Err(Failure::Request {
+                message,
+                retry_after,
+            })
+        }
+    };
+    let mut items = Vec::new();
+    loop {
+        let next = match tokio::time::timeout(policy.idle_timeout, stream.next()).await {
+            Ok(next) => next,
+            Err(_) => {
+                return Err(Failure::Stream {
+                    message: format!(
+                        "model stream idle for {} ms",
+                        policy.idle_timeout.as_millis()
+                    ),
+                    retry_after: None,
+                })
+            }
+        };
+        match next {
+            None => {
+                return Err(Failure::Stream {
+                    message: "model stream closed before response.completed".into(),
+                    retry_after: None,
+                })
+            }
+            Some(Err(ModelError::Fatal(e))) => return Err(Failure::Fatal(e)),
+            Some(Err(ModelError::Retryable {
+                message,
+                retry_after,
+            })) => {
+                return Err(Failure::Stream {
+                    message,
+                    retry_after,
+                })
+            }
+            Some(Ok(event)) => match event {
+                ResponseEvent::Created => {}
+                ResponseEvent::OutputItemAdded { item } => on_progress(Progress::ItemAdded(item)),
+                ResponseEvent::OutputItemDone { item } => items.push(item),
+                ResponseEvent::OutputTextDelta { delta } => on_progress(Progress::TextDelta(delta)),
+                ResponseEvent::ReasoningSummaryDelta { delta }
+                | ResponseEvent::ReasoningContentDelta { delta } => {
+                    on_progress(Progress::ReasoningDelta(delta))
+                }
+                ResponseEvent::Completed { response_id, usage } => {
+                    return Ok(CompletedResponse {
+                        response_id,
+                        items,
+                        usage: usage.unwrap_or_default(),
+                    })
+                }
+            },
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! Agent options: everything an embedding program or `codeloop exec` can set.
+//! JSON-able; every field has a default so `{}` is a valid options object.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::host::HostToolSpec;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgentOptions {
+    /// Model name sent to the provider. Default: `gpt-5.4` (or the provider's default).
+    pub model: Option<String>,
+    /// Provider id: `openai`, `ollama`, `lmstudio`, `replay`, or a custom id
+    /// described by `base_url`/`wire_api`. Default: `openai`.
+    pub provider: Option<String>,
+    /// Base URL of the API (`…/v1`). Default: `OPENAI_BASE_URL`, else the provider's.
+    pub base_url: Option<String>,
+    /// Wire protocol: `responses` or `chat`. Default: the provider's.
+    pub wire_api: Option<WireApi>,
+    /// Name of the environment variable holding the API key. Default: `OPENAI_API_KEY`
+    /// (`CODEX_API_KEY` is also read for the OpenAI provider).
+    pub api_key_env: Option<String>,
+    /// The API key itself; takes precedence over `api_key_env`. Never logged.
+    pub api_key: Option<String>,
+    /// Extra HTTP headers sent with every model request.
+    pub http_headers: BTreeMap<String, String>,
+    /// Extra query parameters appended to the model URL (e.g. `api-version`).
+    pub query_params: BTreeMap<String, String>,
+    /// How often a request that failed before streaming is retried. Default 4.
+    pub request_max_retries: Option<u32>,
+    /// How often a stream that dropped or went idle is retried. Default 5.
+    pub stream_max_retries: Option<u32>,
+    /// A stream with no event for this long is treated as dropped. Default 300000.
+    pub stream_idle_timeout_ms: Option<u64>,
+    /// Replay provider: the cassette to serve responses from.
+    pub cassette: Option<PathBuf>,
+    /// Record every model exchange of this agent into this cassette file.
+    pub record: Option<PathBuf>,
+    /// Working directory of the agent. Default: the process's.
+    pub cwd: Option<PathBuf>,
+    pub sandbox: SandboxMode,
+    /// Extra writable roots in `workspace-write` mode.
+    pub writable_roots: Vec<PathBuf>,
+    /// Whether commands may use the network in the confined modes.
+    pub network_access: bool,
+    pub approval_policy: ApprovalPolicy,
+    /// Replaces the built-in base instructions.
+    pub instructions: Option<String>,
+    /// Added to the base instructions as a developer message.
+    pub developer_instructions: Option<String>,
+    /// Tool names the model may use (built-in and host tools). Default: all.
+    pub allowed_tools: Option<Vec<String>>,
+    /// Tool names never offered to the model.
+    pub disallowed_tools: Vec<String>,
+    /// Which shell tool shape to offer. Default: `shell_command`.
+    pub shell_tool: ShellToolKind,
+    /// Offer `read_file`, `list_dir` and `grep_files`. Default: true.
+    pub file_tools: Option<bool>,
+    /// Tools defined by the embedding program, executed through the `Host`.
+    pub host_tools: Vec<HostToolSpec>,
+    /// JSON Schema the final answer must follow (sent as `text.format`).
+    pub output_schema: Option<Value>,
+    pub reasoning_effort: Option<ReasoningEffort>,
+    pub reasoning_summary: Option<ReasoningSummaryMode>,
+    /// The most model requests one run may make. Default: unlimited.
+    pub max_turns: Option<u32>,
+    /// Default timeout for one shell command. Default 600000 (10 minutes).
+    pub command_timeout_ms: Option<u64>,
+    /// Directory for rollout files. Default `~/.codeloop/sessions`.
+    pub session_dir: Option<PathBuf>,
+    /// Do not write a rollout file for the agent's threads.
+    pub ephemeral: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum SandboxMode {
+    #[default]
+    ReadOnly,
+    WorkspaceWrite,
+    DangerFullAccess,
+}
+
+impl SandboxMode {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            SandboxMode::ReadOnly => "read-only",
+            SandboxMode::WorkspaceWrite => "workspace-write",
+            SandboxMode::DangerFullAccess => "danger-full-access",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ApprovalPolicy {
+    /// Never ask: run within the sandbox; failures go back to the model.
+    #[default]
+    Never,
+    /// The model may ask to run outside the sandbox; the host decides.
+    OnRequest,
+    /// Only known read-only commands run without asking.
+    Untrusted,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WireApi {
+    Responses,
+    Chat,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ShellToolKind {
+    /// `shell`: argv array.
+    Shell,
+    /// `shell_command`: one string run by `bash -lc`.
+    #[default]
+    ShellCommand,
+    /// `exec_command`: one string, Codex's unified exec shape.
+    ExecCommand,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReasoningEffort {
+    None,
+    Minimal,
+    Low,
+    Medium,
+    High,
+    Xhigh,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReasoningSummaryMode {
+    Auto,
+    Concise,
+    Detailed,
+    None,
+}

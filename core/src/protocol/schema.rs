@@ -1,0 +1,34 @@
+//! JSON Schema export of the public protocol.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    AgentOptions, ApprovalDecision, ApprovalRequest, HookEvent, HookOutcome, HostToolCall,
+    HostToolResult, ThreadEvent, ThreadItem,
+};
+
+/// The root of the exported schema: one property per public type, so a single
+/// file carries every definition the fronts need.
+#[derive(Serialize, Deserialize, JsonSchema)]
+#[schemars(title = "codeloop protocol")]
+pub struct Protocol {
+    pub options: AgentOptions,
+    pub event: ThreadEvent,
+    pub item: ThreadItem,
+    pub host_tool_call: HostToolCall,
+    pub host_tool_result: HostToolResult,
+    pub approval_request: ApprovalRequest,
+    pub approval_decision: ApprovalDecision,
+    pub hook_event: HookEvent,
+    pub hook_outcome: HookOutcome,
+}
+
+/// The protocol's JSON Schema, pretty-printed with a trailing newline: the
+/// exact text of the committed `core/protocol.schema.json`.
+pub fn protocol_schema() -> String {
+    let schema = schemars::schema_for!(Protocol);
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
+}

@@ -1,0 +1,321 @@
+//! Built-in tools, host tools, and the router that offers them to the model
+//! and dispatches its calls. Names, parameter schemas and output formats follow
+//! the Codex CLI, which OpenAI's coding models are trained on.
+
+pub mod apply_patch;
+pub mod context;
+pub mod exec;
+pub mod files;
+pub mod host_tool;
+pub mod plan;
+pub mod shell;
+pub mod view_image;
+
+use std::collections::HashSet;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::error::Result;
+use crate::protocol::{
+    AgentOptions, HookDecision, HookEvent, ResponseItem, ShellToolKind, ToolSpec, WireApi,
+};
+
+pub use context::{EventSink, ToolContext};
+
+/// A tool call from the model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolCall {
+    pub call_id: String,
+    pub name: String,
+    pub payload: ToolPayload,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ToolPayload {
+    /// A function tool: arguments as the model wrote them (a JSON string).
+    Function { arguments: String },
+    /// A freeform tool: raw text input.
+    Custom { input: String },
+}
+
+impl ToolCall {
+    /// The call of a model output item, `None` when the item is no tool call.
+    pub fn from_item(item: &ResponseItem) -> Option<ToolCall> {
+        match item {
+            ResponseItem::FunctionCall {
+                name,
+                arguments,
+                call_id,
+                ..
+            } => Some(ToolCall {
+                call_id: call_id.clone(),
+                name: name.clone(),
+                payload: ToolPayload::Function {
+                    arguments: arguments.clone(),
+                },
+            }),
+            ResponseItem::CustomToolCall {
+                name,
+                input,
+                call_id,
+                ..
+            } => Some(ToolCall {
+                call_id: call_id.clone(),
+                name: name.clone(),
+                payload: ToolPayload::Custom {
+                    input: input.clone(),
+                },
+            }),
+            _ => None,
+        }
+    }
+
+    /// The raw input text (function arguments or freeform input).
+    pub fn raw_input(&self) -> &str {
+        match &self.payload {
+            ToolPayload::Function { arguments } => arguments,
+            ToolPayload::Custom { input } => input,
+        }
+    }
+
+    /// The input as JSON for hooks and items: parsed arguments, or the
+    /// freeform text as a string.
+    pub fn input_value(&self) -> Value {
+        match &self.payload {
+            ToolPayload::Function { arguments } => serde_json::from_str(arguments)
+                .unwrap_or_else(|_| Value::String(arguments.clone())),
+            ToolPayload::Custom { input } => Value::String(input.clone()),
+        }
+    }
+
+    /// Parse function arguments into `T`, or a tool error naming what was wrong.
+    pub fn parse_args<T: DeserializeOwned>(&self) -> std::result::Result<T, ToolOutput> {
+        let raw = match &self.payload {
+            ToolPayload::Function { arguments } => arguments.as_str(),
+            ToolPayload::Custom { input } => input.as_str(),
+        };
+        let raw = if raw.trim().is_empty() { "{}" } else { raw };
+        serde_json::from_str(raw).map_err(|e| {
+            ToolOutput::error(format!(
+                "invalid arguments for tool `{}`: {e}. Send a JSON object matching the tool's parameters.",
+                self.name
+            ))
+        })
+    }
+}
+
+/// A tool's result for the model.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ToolOutput {
+    pub content: String,
+    pub success: bool,
+    /// Input items to add after the outputs (e.g. an image `view_image` attached).
+    pub extra_input: Vec<ResponseItem>,
+}
+
+impl ToolOutput {
+    pub fn success(content: impl Into<String>) -> Self {
+        ToolOutput {
+            content: content.into(),
+            success: true,
+            extra_input: Vec::new(),
+        }
+    }
+
+    pub fn error(content: impl Into<String>) -> Self {
+        ToolOutput {
+            content: content.into(),
+            success: false,
+            extra_input: Vec::new(),
+        }
+    }
+
+    /// The history item that answers `call`.
+    pub fn to_item(&self, call: &ToolCall) -> ResponseItem {
+        match call.payload {
+            ToolPayload::Function { .. } => ResponseItem::FunctionCallOutput {
+                call_id: call.call_id.clone(),
+                output: self.content.clone(),
+            },
+            ToolPayload::Custom { .. } => ResponseItem::CustomToolCallOutput {
+                call_id: call.call_id.clone(),
+                output: self.content.clone(),
+            },
+        }
+    }
+}
+
+/// Names under which the model may call the shell, whatever shape was offered.
+pub const SHELL_ALIASES: &[&str] = &[
+    "shell",
+    "shell_command",
+    "exec_command",
+    "local_shell",
+    "container.exec",
+];
+
+/// The tools of one agent: what the model is offered and where calls go.
+#[derive(Debug, Clone)]
+pub struct ToolRouter {
+    specs: Vec<ToolSpec>,
+    host_tools: HashSet<String>,
+    shell_enabled: bool,
+}
+
+impl ToolRouter {
+    pub fn new(options: &AgentOptions, wire: WireApi) -> Self {
+        let allowed = |name: &str| {
+            options
+                .allowed_tools
+                .as_ref()
+                .is_none_or(|a| a.iter().any(|n| n == name))
+                && !options.disallowed_tools.iter().any(|n| n == name)
+        };
+        let mut specs = Vec::new();
+        let shell_name = match options.shell_tool {
+            ShellToolKind::Shell => "shell",
+            ShellToolKind::ShellCommand => "shell_command",
+            ShellToolKind::ExecCommand => "exec_command",
+        };
+        let shell_enabled = allowed(shell_name);
+        if shell_enabled {
+            specs.push(shell::spec(options.shell_tool));
+        }
+        if allowed("apply_patch") {
+            // Chat Completions has no freeform tools; offer the function form there.
+            specs.push(match wire {
+                WireApi::Responses => apply_patch::freeform_spec(),
+                WireApi::Chat => apply_patch::function_spec(),
+            });
+        }
+        if allowed("update_plan") {
+            specs.push(plan::spec());
+        }
+        if allowed("view_image") {
+            specs.push(view_image::spec());
+        }
+        if options.file_tools.unwrap_or(true) {
+            for spec in files::specs() {
+                if allowed(spec.name()) {
+                    specs.push(spec);
+                }
+            }
+        }
+        let mut host_tools = HashSet::new();
+        for tool in &options.host_tools {
+            if allowed(&tool.name) {
+                host_tools.insert(tool.name.clone());
+                specs.push(host_tool::spec(tool));
+            }
+        }
+        ToolRouter {
+            specs,
+            host_tools,
+            shell_enabled,
+        }
+    }
+
+    pub fn specs(&self) -> &[ToolSpec] {
+        &self.specs
+    }
+
+    /// Whether calls of this tool may run beside other calls of the same response.
+    pub fn parallel_safe(&self, name: &str) -> bool {
+        files::NAMES.contains(&name) || name == "view_image" || self.host_tools.contains(name)
+    }
+
+    fn offers(&self, name: &str) -> bool {
+        self.specs.iter().any(|s| s.name() == name)
+            || (self.shell_enabled && SHELL_ALIASES.contains(&name))
+    }
+
+    /// Run one call: hooks around it, then the tool. Never fails the turn for
+    /// the tool's own errors (those go back to the model); only a failing host
+    /// callback is an `Err`.
+    pub async fn dispatch(&self, ctx: &ToolContext, mut call: ToolCall) -> Result<ToolOutput> {
+        if !self.offers(&call.name) {
+            return Ok(ToolOutput::error(format!(
+                "unknown tool `{}`; the available tools are: {}",
+                call.name,
+                self.specs
+                    .iter()
+                    .map(|s| s.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        let hook_name = hook_tool_name(&call.name).to_string();
+        let outcome = ctx
+            .host
+            .hook(HookEvent::PreToolUse {
+                session_id: ctx.thread_id.clone(),
+                cwd: ctx.cwd.display().to_string(),
+                tool_name: hook_name.clone(),
+                tool_input: call.input_value(),
+            })
+            .await?;
+        if outcome.decision == HookDecision::Deny {
+            return Ok(ToolOutput::error(format!(
+                "the PreToolUse hook blocked this call: {}",
+                outcome.reason.as_deref().unwrap_or("no reason given")
+            )));
+        }
+        if let Some(updated) = outcome.updated_input {
+            call.payload = match (&call.payload, updated) {
+                (ToolPayload::Custom { .. }, Value::String(s)) => ToolPayload::Custom { input: s },
+                (ToolPayload::Custom { .. }, other) => ToolPayload::Custom {
+                    input: other.to_string(),
+                },
+                (ToolPayload::Function { .. }, v) => ToolPayload::Function {
+                    arguments: v.to_string(),
+                },
+            };
+        }
+        let input = call.input_value();
+        let name = call.name.as_str();
+        let mut output = if SHELL_ALIASES.contains(&name) {
+            shell::handle(ctx, &call).await
+        } else if name == "apply_patch" {
+            apply_patch::handle(ctx, &call).await
+        } else if name == "update_plan" {
+            plan::handle(ctx, &call).await
+        } else if name == "view_image" {
+            view_image::handle(ctx, &call).await
+        } else if files::NAMES.contains(&name) {
+            files::handle(ctx, &call).await
+        } else {
+            host_tool::handle(ctx, &call).await
+        };
+        let post = ctx
+            .host
+            .hook(HookEvent::PostToolUse {
+                session_id: ctx.thread_id.clone(),
+                cwd: ctx.cwd.display().to_string(),
+                tool_name: hook_name,
+                tool_input: input,
+                tool_response: Value::String(output.content.clone()),
+            })
+            .await?;
+        if post.decision == HookDecision::Deny {
+            output.content.push_str(&format!(
+                "\n\nPostToolUse hook: {}",
+                post.reason.as_deref().unwrap_or("the result was flagged")
+            ));
+        }
+        if let Some(context) = post.additional_context {
+            output.content.push_str(&format!("\n\n{context}"));
+        }
+        Ok(output)
+    }
+}
+
+/// The tool name hooks see: the shell family is `Bash`, as in Claude Code and
+/// Codex hook matchers; other tools keep their names.
+pub fn hook_tool_name(name: &str) -> &str {
+    if SHELL_ALIASES.contains(&name) {
+        "Bash"
+    } else {
+        name
+    }
+}

@@ -1,0 +1,4 @@
+mod agent;
+mod apply_patch;
+mod providers;
+mod tools;
