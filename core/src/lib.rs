@@ -3,10 +3,16 @@
 //! Python, Node and Go bindings) only translate to and from these types.
 
 pub mod agent;
+pub mod config;
 pub mod error;
 pub mod model;
 pub mod protocol;
+pub mod runtime;
 pub mod sandbox;
+pub mod session;
 pub mod tools;
 
 pub use error::{Error, Result};
+
+pub use agent::{Agent, EventStream, HeadlessHost, Host, Input, RunResult, Thread, UserInput};
+pub use protocol::{AgentOptions, ThreadEvent, ThreadItem};

@@ -1,3 +1,283 @@
-//! The agent: `Agent`, `Thread`, the turn loop.
+//! The agent: [`Agent`] holds the options, the model client and the tools;
+//! [`Thread`] is one conversation; a turn runs in [`turn`].
 
 pub mod host;
+pub mod prompt;
+mod thread;
+mod turn;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::model::{build_client, ModelClient, ProviderConfig};
+use crate::protocol::{AgentOptions, ThreadItem, Usage};
+use crate::sandbox::SandboxPolicy;
+use crate::session::{SessionMeta, SessionStore};
+use crate::tools::ToolRouter;
+
+pub use host::{HeadlessHost, Host};
+pub use thread::{EventStream, Thread};
+
+/// Default timeout of one shell command.
+pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// A configured agent. Cheap to clone; threads share it.
+#[derive(Clone)]
+pub struct Agent {
+    inner: Arc<AgentInner>,
+}
+
+pub(crate) struct AgentInner {
+    pub options: AgentOptions,
+    pub model: String,
+    pub cwd: PathBuf,
+    pub provider: ProviderConfig,
+    pub client: Arc<dyn ModelClient>,
+    pub router: ToolRouter,
+    pub host: Arc<dyn Host>,
+    pub sandbox: SandboxPolicy,
+    pub sessions: Option<SessionStore>,
+}
+
+impl Agent {
+    /// An agent whose host requests get the headless defaults.
+    pub fn new(options: AgentOptions) -> Result<Agent> {
+        Agent::with_host(options, Arc::new(HeadlessHost))
+    }
+
+    /// An agent whose host requests go to `host`.
+    pub fn with_host(options: AgentOptions, host: Arc<dyn Host>) -> Result<Agent> {
+        let provider = ProviderConfig::from_options(&options)?;
+        let client = build_client(&provider)?;
+        Agent::with_client(options, host, provider, client)
+    }
+
+    /// An agent over a given model client (tests, custom providers).
+    pub fn with_client(
+        options: AgentOptions,
+        host: Arc<dyn Host>,
+        provider: ProviderConfig,
+        client: Arc<dyn ModelClient>,
+    ) -> Result<Agent> {
+        let cwd = match &options.cwd {
+            Some(c) if c.is_absolute() => c.clone(),
+            Some(c) => std::env::current_dir()
+                .map_err(|e| Error::io("reading the current directory", e))?
+                .join(c),
+            None => std::env::current_dir()
+                .map_err(|e| Error::io("reading the current directory", e))?,
+        };
+        if !cwd.is_dir() {
+            return Err(Error::Config(format!(
+                "cwd {} is not a directory",
+                cwd.display()
+            )));
+        }
+        let cwd = cwd.canonicalize().unwrap_or(cwd);
+        let mut names = std::collections::HashSet::new();
+        for tool in &options.host_tools {
+            if tool.name.is_empty()
+                || !tool
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                return Err(Error::Config(format!(
+                    "host tool name `{}` must be non-empty and use only letters, digits, `_` and `-`",
+                    tool.name
+                )));
+            }
+            if !names.insert(tool.name.as_str()) {
+                return Err(Error::Config(format!(
+                    "host tool `{}` is defined twice",
+                    tool.name
+                )));
+            }
+            if !tool.parameters.is_object() {
+                return Err(Error::Config(format!(
+                    "host tool `{}`: parameters must be a JSON Schema object",
+                    tool.name
+                )));
+            }
+        }
+        let router = ToolRouter::new(&options, provider.wire_api);
+        for tool in &options.host_tools {
+            if router
+                .specs()
+                .iter()
+                .filter(|s| s.name() == tool.name)
+                .count()
+                > 1
+            {
+                return Err(Error::Config(format!(
+                    "host tool `{}` has the name of a built-in tool",
+                    tool.name
+                )));
+            }
+        }
+        let sandbox = SandboxPolicy::new(
+            options.sandbox,
+            &cwd,
+            &options.writable_roots,
+            options.network_access,
+        );
+        let sessions = if options.ephemeral {
+            None
+        } else {
+            options
+                .session_dir
+                .clone()
+                .or_else(SessionStore::default_root)
+                .map(SessionStore::new)
+        };
+        let model = options
+            .model
+            .clone()
+            .unwrap_or_else(|| crate::model::provider::DEFAULT_MODEL.to_string());
+        Ok(Agent {
+            inner: Arc::new(AgentInner {
+                options,
+                model,
+                cwd,
+                provider,
+                client,
+                router,
+                host,
+                sandbox,
+                sessions,
+            }),
+        })
+    }
+
+    pub fn options(&self) -> &AgentOptions {
+        &self.inner.options
+    }
+
+    pub fn cwd(&self) -> &Path {
+        &self.inner.cwd
+    }
+
+    pub fn model(&self) -> &str {
+        &self.inner.model
+    }
+
+    /// The resolved provider (id, base URL, wire format; the key is redacted in `Debug`).
+    pub fn provider(&self) -> &ProviderConfig {
+        &self.inner.provider
+    }
+
+    /// A new, empty thread. Its rollout file is created on its first run.
+    pub fn start_thread(&self) -> Thread {
+        Thread::new(self.inner.clone(), new_thread_id(), Vec::new(), Usage::default(), None)
+    }
+
+    /// Continue thread `id` from its rollout file, with its full history.
+    pub fn resume_thread(&self, id: &str) -> Result<Thread> {
+        let store = self.inner.sessions.as_ref().ok_or_else(|| {
+            Error::Config("cannot resume: this agent keeps no sessions (ephemeral)".into())
+        })?;
+        let path = store.find(id)?;
+        self.resume_from(&path)
+    }
+
+    /// Continue the most recent thread of the session directory.
+    pub fn resume_last(&self) -> Result<Thread> {
+        let store = self.inner.sessions.as_ref().ok_or_else(|| {
+            Error::Config("cannot resume: this agent keeps no sessions (ephemeral)".into())
+        })?;
+        let path = store.latest().ok_or_else(|| {
+            Error::Config(format!("no sessions under {}", store.root().display()))
+        })?;
+        self.resume_from(&path)
+    }
+
+    fn resume_from(&self, path: &Path) -> Result<Thread> {
+        let loaded = SessionStore::load(path)?;
+        let rollout = crate::session::Rollout::open(loaded.path.clone())?;
+        Ok(Thread::new(
+            self.inner.clone(),
+            loaded.meta.id,
+            loaded.history,
+            loaded.usage,
+            Some(rollout),
+        ))
+    }
+}
+
+impl AgentInner {
+    pub(crate) fn session_meta(&self, id: &str) -> SessionMeta {
+        SessionMeta {
+            id: id.to_string(),
+            cwd: self.cwd.display().to_string(),
+            model: self.model.clone(),
+            originator: "codeloop".into(),
+            cli_version: env!("CARGO_PKG_VERSION").into(),
+            extra: serde_json::Value::Null,
+        }
+    }
+}
+
+fn new_thread_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// One piece of user input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum UserInput {
+    Text { text: String },
+    /// An image file to attach (PNG, JPEG, GIF, WebP).
+    LocalImage { path: PathBuf },
+}
+
+/// The input of a run: text and images.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Input(pub Vec<UserInput>);
+
+impl Input {
+    /// The text parts joined, for hooks and display.
+    pub fn text(&self) -> String {
+        self.0
+            .iter()
+            .filter_map(|i| match i {
+                UserInput::Text { text } => Some(text.as_str()),
+                UserInput::LocalImage { .. } => None,
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+impl From<&str> for Input {
+    fn from(s: &str) -> Self {
+        Input(vec![UserInput::Text { text: s.into() }])
+    }
+}
+
+impl From<String> for Input {
+    fn from(s: String) -> Self {
+        Input(vec![UserInput::Text { text: s }])
+    }
+}
+
+impl From<Vec<UserInput>> for Input {
+    fn from(v: Vec<UserInput>) -> Self {
+        Input(v)
+    }
+}
+
+/// The result of [`Thread::run`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunResult {
+    pub thread_id: String,
+    /// The text of the last agent message of the turn.
+    pub final_response: String,
+    /// The completed items of the turn, in order.
+    pub items: Vec<ThreadItem>,
+    /// Cumulative usage of the thread.
+    pub usage: Usage,
+}

@@ -32,3 +32,24 @@ pub fn protocol_schema() -> String {
     text.push('\n');
     text
 }
+
+#[cfg(test)]
+mod tests {
+    /// The committed schema must match the types. Regenerate with
+    /// `CODELOOP_UPDATE_SCHEMA=1 cargo test -p codeloop-core schema` (or `make schema`).
+    #[test]
+    fn committed_schema_matches_types() -> anyhow::Result<()> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("protocol.schema.json");
+        let current = super::protocol_schema();
+        if std::env::var_os("CODELOOP_UPDATE_SCHEMA").is_some() {
+            std::fs::write(&path, &current)?;
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == current,
+            "{} is out of date with the protocol types; run `make schema` and commit it",
+            path.display()
+        );
+        Ok(())
+    }
+}

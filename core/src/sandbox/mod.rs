@@ -157,7 +157,11 @@ mod tests {
         std::fs::create_dir_all(ws.join(".git"))?;
         let p = SandboxPolicy::new(SandboxMode::WorkspaceWrite, &ws, &[], false);
         assert!(p.check_write(&ws.join("a/b.txt")).is_ok());
-        assert!(p.check_write(&ws.join("../outside.txt")).is_err());
+        // The temp dir is itself a writable root, so escape to /etc.
+        let depth = ws.components().count();
+        let up = "../".repeat(depth);
+        assert!(p.check_write(&ws.join(format!("{up}etc/outside.txt"))).is_err());
+        assert!(p.check_write(Path::new("/etc/outside.txt")).is_err());
         assert!(p.check_write(&ws.join(".git/config")).is_err());
         std::os::unix::fs::symlink("/etc", ws.join("link"))?;
         assert!(p.check_write(&ws.join("link/passwd")).is_err());

@@ -7,6 +7,7 @@ pub mod context;
 pub mod exec;
 pub mod files;
 pub mod host_tool;
+pub mod image;
 pub mod plan;
 pub mod shell;
 pub mod view_image;

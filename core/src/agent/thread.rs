@@ -1,0 +1,225 @@
+//! A thread: one conversation, run turn by turn.
+
+use std::pin::Pin;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use futures::{Stream, StreamExt};
+use tokio::sync::mpsc;
+use tokio_util::sync::{CancellationToken, DropGuard};
+
+use super::{AgentInner, Input, RunResult};
+use crate::error::{Error, Result};
+use crate::protocol::{ItemDetails, ResponseItem, ThreadEvent, Usage};
+use crate::session::Rollout;
+use crate::tools::EventSink;
+
+/// One conversation with the agent. Cheap to clone; clones share the thread.
+#[derive(Clone)]
+pub struct Thread {
+    pub(crate) inner: Arc<ThreadInner>,
+}
+
+pub(crate) struct ThreadInner {
+    pub agent: Arc<AgentInner>,
+    pub id: String,
+    /// Held for the whole of a turn: one turn at a time per thread.
+    pub state: tokio::sync::Mutex<ThreadState>,
+    /// The running turn's token, for `interrupt`.
+    pub running: Mutex<Option<CancellationToken>>,
+    pub next_item_id: Arc<AtomicU64>,
+}
+
+pub(crate) struct ThreadState {
+    pub history: Vec<ResponseItem>,
+    pub usage: Usage,
+    /// `thread.started` is the first event of the first run of this object.
+    pub announced: bool,
+    /// Whether the thread's opening context has been added to the history.
+    pub primed: bool,
+    pub rollout: Option<Rollout>,
+}
+
+impl Thread {
+    pub(crate) fn new(
+        agent: Arc<AgentInner>,
+        id: String,
+        history: Vec<ResponseItem>,
+        usage: Usage,
+        rollout: Option<Rollout>,
+    ) -> Thread {
+        let primed = !history.is_empty();
+        Thread {
+            inner: Arc::new(ThreadInner {
+                agent,
+                id,
+                state: tokio::sync::Mutex::new(ThreadState {
+                    history,
+                    usage,
+                    announced: false,
+                    primed,
+                    rollout,
+                }),
+                running: Mutex::new(None),
+                next_item_id: Arc::new(AtomicU64::new(0)),
+            }),
+        }
+    }
+
+    /// The thread id, to resume it by later.
+    pub fn id(&self) -> &str {
+        &self.inner.id
+    }
+
+    /// Cumulative token usage so far.
+    pub async fn usage(&self) -> Usage {
+        self.inner.state.lock().await.usage
+    }
+
+    /// The model-facing history so far.
+    pub async fn history(&self) -> Vec<ResponseItem> {
+        self.inner.state.lock().await.history.clone()
+    }
+
+    /// Run one turn and stream its events. The stream ends after
+    /// `turn.completed` or `turn.failed`. Dropping the stream early interrupts
+    /// the turn. Must be called within a tokio runtime or with codeloop's
+    /// global runtime available.
+    pub fn run_streamed(&self, input: impl Into<Input>) -> EventStream {
+        let input = input.into();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let cancel = CancellationToken::new();
+        let sink = EventSink::new(tx, self.inner.next_item_id.clone());
+        let busy = {
+            let mut running = self
+                .inner
+                .running
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if running.is_some() {
+                true
+            } else {
+                *running = Some(cancel.clone());
+                false
+            }
+        };
+        if busy {
+            sink.emit(ThreadEvent::TurnFailed {
+                error: Error::Busy.to_thread_error(),
+            });
+        } else {
+            let inner = self.inner.clone();
+            let token = cancel.clone();
+            let spawned = crate::runtime::spawn(async move {
+                super::turn::run_turn(inner.clone(), input, sink, token).await;
+                *inner.running.lock().unwrap_or_else(|p| p.into_inner()) = None;
+            });
+            if let Err(e) = spawned {
+                *self.inner.running.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                let (tx, rx) = mpsc::unbounded_channel();
+                let _ = tx.send(ThreadEvent::TurnFailed {
+                    error: e.to_thread_error(),
+                });
+                return EventStream {
+                    rx,
+                    _guard: None,
+                    done: false,
+                };
+            }
+        }
+        EventStream {
+            rx,
+            _guard: Some(cancel.drop_guard()),
+            done: false,
+        }
+    }
+
+    /// Run one turn to its end and collect the result. A failed turn is an
+    /// `Err` carrying its error kind.
+    pub async fn run(&self, input: impl Into<Input>) -> Result<RunResult> {
+        let mut stream = self.run_streamed(input);
+        let mut items = Vec::new();
+        let mut final_response = String::new();
+        while let Some(event) = stream.next().await {
+            match event {
+                ThreadEvent::ItemCompleted { item } => {
+                    if let ItemDetails::AgentMessage { text } = &item.details {
+                        final_response = text.clone();
+                    }
+                    items.push(item);
+                }
+                ThreadEvent::TurnCompleted { usage } => {
+                    return Ok(RunResult {
+                        thread_id: self.inner.id.clone(),
+                        final_response,
+                        items,
+                        usage,
+                    })
+                }
+                ThreadEvent::TurnFailed { error } => return Err(Error::from_thread_error(&error)),
+                _ => {}
+            }
+        }
+        Err(Error::Internal(
+            "the turn ended without turn.completed or turn.failed".into(),
+        ))
+    }
+
+    /// Interrupt the running turn, if any: the model request is dropped,
+    /// running commands are killed with their process group, and the turn
+    /// ends with `turn.failed` (code `interrupted`).
+    pub fn interrupt(&self) {
+        if let Some(token) = self
+            .inner
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
+            token.cancel();
+        }
+    }
+}
+
+/// The events of one turn. Ends after the turn's last event; dropping it
+/// interrupts the turn.
+pub struct EventStream {
+    rx: mpsc::UnboundedReceiver<ThreadEvent>,
+    _guard: Option<DropGuard>,
+    done: bool,
+}
+
+impl EventStream {
+    /// Disarm the interrupt-on-drop guard: the turn runs on when the stream is dropped.
+    pub fn detach(&mut self) {
+        if let Some(g) = self._guard.take() {
+            g.disarm();
+        }
+    }
+}
+
+impl Stream for EventStream {
+    type Item = ThreadEvent;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<ThreadEvent>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        match self.rx.poll_recv(cx) {
+            Poll::Ready(Some(event)) => {
+                if matches!(
+                    event,
+                    ThreadEvent::TurnCompleted { .. } | ThreadEvent::TurnFailed { .. }
+                ) {
+                    self.done = true;
+                    if let Some(g) = self._guard.take() {
+                        g.disarm();
+                    }
+                }
+                Poll::Ready(Some(event))
+            }
+            other => other,
+        }
+    }
+}

@@ -1,0 +1,426 @@
+//! The turn loop: send the history, stream the answer, run the tool calls,
+//! append their outputs, and ask again until the model answers without
+//! calling a tool.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use futures::future::join_all;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use super::prompt::{environment_context, BASE_INSTRUCTIONS};
+use super::thread::{ThreadInner, ThreadState};
+use super::{Input, UserInput, DEFAULT_COMMAND_TIMEOUT};
+use crate::error::{Error, Result};
+use crate::model::retry::{run_request, Progress};
+use crate::model::{ModelRequest, ReasoningConfig};
+use crate::protocol::{
+    ContentItem, DeltaKind, HookDecision, HookEvent, ItemDetails, ReasoningContent,
+    ReasoningSummary, ResponseItem, ThreadEvent,
+};
+use crate::session::RolloutRecord;
+use crate::tools::{EventSink, ToolCall, ToolContext, ToolOutput};
+
+/// Run one turn, reporting everything through `sink`. Never panics out: every
+/// failure becomes `turn.failed`.
+pub(crate) async fn run_turn(
+    thread: Arc<ThreadInner>,
+    input: Input,
+    sink: EventSink,
+    cancel: CancellationToken,
+) {
+    let mut state = thread.state.lock().await;
+    if !state.announced {
+        state.announced = true;
+        sink.emit(ThreadEvent::ThreadStarted {
+            thread_id: thread.id.clone(),
+        });
+    }
+    sink.emit(ThreadEvent::TurnStarted {});
+    let ctx = ToolContext {
+        thread_id: thread.id.clone(),
+        cwd: thread.agent.cwd.clone(),
+        sandbox: thread.agent.sandbox.clone(),
+        approval_policy: thread.agent.options.approval_policy,
+        command_timeout: thread
+            .agent
+            .options
+            .command_timeout_ms
+            .map(std::time::Duration::from_millis)
+            .unwrap_or(DEFAULT_COMMAND_TIMEOUT),
+        host: thread.agent.host.clone(),
+        cancel: cancel.clone(),
+        events: sink.clone(),
+        plan_item: Arc::new(std::sync::Mutex::new(None)),
+    };
+    let span = tracing::info_span!("turn", thread_id = %thread.id);
+    let result = turn_loop(&thread, &mut state, input, &ctx)
+        .instrument(span)
+        .await;
+    let plan = ctx
+        .plan_item
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take();
+    if let Some(item) = plan {
+        sink.emit(ThreadEvent::ItemCompleted { item });
+    }
+    let result = result.and_then(|()| {
+        if let Some(rollout) = &state.rollout {
+            rollout.append(RolloutRecord::TurnCompleted { usage: state.usage })?;
+        }
+        Ok(())
+    });
+    match result {
+        Ok(()) => sink.emit(ThreadEvent::TurnCompleted { usage: state.usage }),
+        Err(e) => {
+            tracing::info!(error = %e, "turn failed");
+            sink.emit(ThreadEvent::TurnFailed {
+                error: e.to_thread_error(),
+            })
+        }
+    }
+}
+
+/// Append items to the history and the rollout file.
+fn record(state: &mut ThreadState, items: impl IntoIterator<Item = ResponseItem>) -> Result<()> {
+    for item in items {
+        if let Some(rollout) = &state.rollout {
+            rollout.append(RolloutRecord::ResponseItem(item.clone()))?;
+        }
+        state.history.push(item);
+    }
+    Ok(())
+}
+
+async fn turn_loop(
+    thread: &ThreadInner,
+    state: &mut ThreadState,
+    input: Input,
+    ctx: &ToolContext,
+) -> Result<()> {
+    let agent = &thread.agent;
+    let host = &agent.host;
+    let cwd = agent.cwd.display().to_string();
+    if !state.primed {
+        if state.rollout.is_none() {
+            if let Some(store) = &agent.sessions {
+                state.rollout = Some(store.create(agent.session_meta(&thread.id))?);
+            }
+        }
+        let started = host
+            .hook(HookEvent::SessionStart {
+                session_id: thread.id.clone(),
+                cwd: cwd.clone(),
+                source: "startup".into(),
+            })
+            .await?;
+        let mut opening = Vec::new();
+        if let Some(dev) = &agent.options.developer_instructions {
+            opening.push(ResponseItem::developer_text(dev.clone()));
+        }
+        opening.push(ResponseItem::user_text(environment_context(
+            &agent.cwd,
+            agent.options.approval_policy,
+            agent.options.sandbox,
+            agent.options.network_access,
+        )));
+        if let Some(extra) = started.additional_context {
+            opening.push(ResponseItem::developer_text(extra));
+        }
+        record(state, opening)?;
+        state.primed = true;
+    }
+
+    let prompt = host
+        .hook(HookEvent::UserPromptSubmit {
+            session_id: thread.id.clone(),
+            cwd: cwd.clone(),
+            prompt: input.text(),
+        })
+        .await?;
+    if prompt.decision == HookDecision::Deny {
+        return Err(Error::Host(format!(
+            "the UserPromptSubmit hook blocked the prompt: {}",
+            prompt.reason.as_deref().unwrap_or("no reason given")
+        )));
+    }
+    let user_message = user_message(&input, agent.cwd.as_path())?;
+    record(state, [user_message])?;
+    if let Some(extra) = prompt.additional_context {
+        record(state, [ResponseItem::developer_text(extra)])?;
+    }
+
+    let mut requests = 0u32;
+    loop {
+        if let Some(max) = agent.options.max_turns {
+            if requests >= max {
+                return Err(Error::BudgetExceeded(format!(
+                    "max_turns ({max}) reached: the model was asked {requests} times in this run"
+                )));
+            }
+        }
+        requests += 1;
+        let request = ModelRequest {
+            model: agent.model.clone(),
+            instructions: Some(
+                agent
+                    .options
+                    .instructions
+                    .clone()
+                    .unwrap_or_else(|| BASE_INSTRUCTIONS.to_string()),
+            ),
+            input: state.history.clone(),
+            tools: agent.router.specs().to_vec(),
+            parallel_tool_calls: true,
+            reasoning: (agent.options.reasoning_effort.is_some()
+                || agent.options.reasoning_summary.is_some())
+            .then_some(ReasoningConfig {
+                effort: agent.options.reasoning_effort,
+                summary: agent.options.reasoning_summary,
+            }),
+            output_schema: agent.options.output_schema.clone(),
+            prompt_cache_key: Some(thread.id.clone()),
+        };
+
+        let mut streaming = StreamingIds::default();
+        let response = {
+            let events = &ctx.events;
+            let mut on_progress = |p: Progress| streaming.progress(events, p);
+            let fut = run_request(agent.client.as_ref(), &request, &mut on_progress);
+            tokio::select! {
+                r = fut => r?,
+                _ = ctx.cancel.cancelled() => return Err(Error::Interrupted),
+            }
+        };
+        state.usage.add(&response.usage);
+
+        let mut calls = Vec::new();
+        let mut last_message = None;
+        for item in &response.items {
+            match item {
+                ResponseItem::Message { role, .. } if role == "assistant" => {
+                    let text = item.message_text().unwrap_or_default();
+                    let id = streaming.message_id(&ctx.events);
+                    ctx.events.completed(
+                        &id,
+                        ItemDetails::AgentMessage {
+                            text: text.clone(),
+                        },
+                    );
+                    last_message = Some(text);
+                }
+                ResponseItem::Reasoning {
+                    summary, content, ..
+                } => {
+                    let text = reasoning_text(summary, content.as_deref());
+                    if !text.is_empty() {
+                        let id = streaming.reasoning_id(&ctx.events);
+                        ctx.events
+                            .completed(&id, ItemDetails::Reasoning { text });
+                    }
+                }
+                other => {
+                    if let Some(call) = ToolCall::from_item(other) {
+                        calls.push(call);
+                    }
+                }
+            }
+        }
+        record(state, response.items)?;
+
+        if calls.is_empty() {
+            let stop = host
+                .hook(HookEvent::Stop {
+                    session_id: thread.id.clone(),
+                    cwd: cwd.clone(),
+                    last_assistant_message: last_message,
+                })
+                .await?;
+            if stop.decision == HookDecision::Deny {
+                // A Stop hook that blocks asks the agent to keep working.
+                let reason = stop
+                    .reason
+                    .unwrap_or_else(|| "Continue working on the task.".into());
+                record(state, [ResponseItem::user_text(reason)])?;
+                continue;
+            }
+            return Ok(());
+        }
+
+        let outputs = run_calls(agent, ctx, &calls).await;
+        let mut extra = Vec::new();
+        let mut host_error = None;
+        let mut items = Vec::new();
+        for (call, output) in calls.iter().zip(outputs) {
+            let output = match output {
+                Ok(o) => o,
+                Err(e) => {
+                    let o = ToolOutput::error(format!("the tool call failed: {e}"));
+                    host_error.get_or_insert(e);
+                    o
+                }
+            };
+            items.push(output.to_item(call));
+            extra.extend(output.extra_input);
+        }
+        record(state, items.into_iter().chain(extra))?;
+        if let Some(e) = host_error {
+            return Err(e);
+        }
+        if ctx.cancel.is_cancelled() {
+            return Err(Error::Interrupted);
+        }
+    }
+}
+
+/// Run the calls of one response: consecutive calls of parallel-safe tools
+/// run together, the others one at a time, outputs in call order. Calls not
+/// started because the turn was interrupted get an "aborted" output so the
+/// history stays well formed.
+async fn run_calls(
+    agent: &super::AgentInner,
+    ctx: &ToolContext,
+    calls: &[ToolCall],
+) -> Vec<Result<ToolOutput>> {
+    let mut outputs = Vec::with_capacity(calls.len());
+    let mut i = 0;
+    while i < calls.len() {
+        if ctx.cancel.is_cancelled() {
+            outputs.push(Ok(ToolOutput::error("aborted: the turn was interrupted")));
+            i += 1;
+            continue;
+        }
+        let mut j = i + 1;
+        if agent.router.parallel_safe(&calls[i].name) {
+            while j < calls.len() && agent.router.parallel_safe(&calls[j].name) {
+                j += 1;
+            }
+        }
+        let batch = calls[i..j]
+            .iter()
+            .map(|call| agent.router.dispatch(ctx, call.clone()));
+        outputs.extend(join_all(batch).await);
+        i = j;
+    }
+    outputs
+}
+
+fn user_message(input: &Input, cwd: &std::path::Path) -> Result<ResponseItem> {
+    let mut content = Vec::new();
+    for part in &input.0 {
+        match part {
+            UserInput::Text { text } => content.push(ContentItem::InputText { text: text.clone() }),
+            UserInput::LocalImage { path } => {
+                let path = if path.is_absolute() {
+                    path.clone()
+                } else {
+                    cwd.join(path)
+                };
+                let url = crate::tools::image::data_url(&path)
+                    .map_err(|e| Error::Config(format!("image {}: {e}", path.display())))?;
+                content.push(ContentItem::InputImage { image_url: url });
+            }
+        }
+    }
+    if content.is_empty() {
+        return Err(Error::Config("the input is empty".into()));
+    }
+    Ok(ResponseItem::Message {
+        id: None,
+        role: "user".into(),
+        content,
+    })
+}
+
+fn reasoning_text(summary: &[ReasoningSummary], content: Option<&[ReasoningContent]>) -> String {
+    let summary: Vec<&str> = summary
+        .iter()
+        .map(|ReasoningSummary::SummaryText { text }| text.as_str())
+        .collect();
+    if !summary.is_empty() {
+        return summary.join("\n\n");
+    }
+    content
+        .unwrap_or_default()
+        .iter()
+        .map(|c| match c {
+            ReasoningContent::ReasoningText { text } | ReasoningContent::Text { text } => {
+                text.as_str()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n\n")
+}
+
+/// Item ids handed out while a response streams, so deltas and the completed
+/// item share one id.
+#[derive(Default)]
+struct StreamingIds {
+    messages: VecDeque<String>,
+    current_message: Option<String>,
+    reasoning: VecDeque<String>,
+    current_reasoning: Option<String>,
+}
+
+impl StreamingIds {
+    fn progress(&mut self, events: &EventSink, p: Progress) {
+        match p {
+            Progress::ItemAdded(ResponseItem::Message { .. }) => {
+                let id = events.next_item_id();
+                self.messages.push_back(id.clone());
+                self.current_message = Some(id);
+            }
+            Progress::ItemAdded(ResponseItem::Reasoning { .. }) => {
+                let id = events.next_item_id();
+                self.reasoning.push_back(id.clone());
+                self.current_reasoning = Some(id);
+            }
+            Progress::ItemAdded(_) => {}
+            Progress::TextDelta(delta) => {
+                let id = self.current_message.get_or_insert_with(|| {
+                    let id = events.next_item_id();
+                    self.messages.push_back(id.clone());
+                    id
+                });
+                events.delta(id, DeltaKind::AgentMessage, delta);
+            }
+            Progress::ReasoningDelta(delta) => {
+                let id = self.current_reasoning.get_or_insert_with(|| {
+                    let id = events.next_item_id();
+                    self.reasoning.push_back(id.clone());
+                    id
+                });
+                events.delta(id, DeltaKind::Reasoning, delta);
+            }
+            Progress::Retrying {
+                attempt,
+                max,
+                delay,
+                message,
+            } => {
+                // A retried response starts over: its items get fresh ids.
+                *self = StreamingIds::default();
+                events.emit(ThreadEvent::Error {
+                    message: format!(
+                        "Reconnecting... {attempt}/{max} in {}ms: {message}",
+                        delay.as_millis()
+                    ),
+                });
+            }
+        }
+    }
+
+    fn message_id(&mut self, events: &EventSink) -> String {
+        self.messages
+            .pop_front()
+            .unwrap_or_else(|| events.next_item_id())
+    }
+
+    fn reasoning_id(&mut self, events: &EventSink) -> String {
+        self.reasoning
+            .pop_front()
+            .unwrap_or_else(|| events.next_item_id())
+    }
+}
