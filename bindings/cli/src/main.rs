@@ -1,1 +1,76 @@
-fn main() {}
+//! `codeloop`: the command-line front of codeloop-core.
+//!
+//! `codeloop exec` is a drop-in for `codex exec --json` (it works as the binary
+//! `@openai/codex-sdk` spawns); `codeloop apply-patch` applies a Codex patch.
+
+mod exec;
+mod view;
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "codeloop", version, about = "A coding agent you can embed; this is its command line")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the agent non-interactively on one prompt (like `codex exec`).
+    #[command(visible_alias = "e")]
+    Exec(exec::ExecArgs),
+    /// Apply a Codex-format patch in the current directory (patch as argument or on stdin).
+    ApplyPatch {
+        /// The patch text; read from stdin when omitted.
+        patch: Option<String>,
+    },
+    /// Print the JSON Schema of the protocol (options, events, items, host requests).
+    Schema,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Exec(args) => exec::main(args),
+        Command::ApplyPatch { patch } => apply_patch(patch),
+        Command::Schema => {
+            print!("{}", codeloop_core::protocol::schema::protocol_schema());
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn apply_patch(patch: Option<String>) -> ExitCode {
+    let patch = match patch {
+        Some(p) => p,
+        None => {
+            let mut text = String::new();
+            if let Err(e) = std::io::stdin().read_to_string(&mut text) {
+                eprintln!("codeloop apply-patch: cannot read the patch from stdin: {e}");
+                return ExitCode::FAILURE;
+            }
+            text
+        }
+    };
+    let cwd = match std::env::current_dir() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("codeloop apply-patch: cannot read the current directory: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match codeloop_core::tools::apply_patch::apply_patch(&patch, &cwd, &|_| Ok(())) {
+        Ok(applied) => {
+            print!("{}", applied.summary);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}

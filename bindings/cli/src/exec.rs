@@ -1,0 +1,333 @@
+//! `codeloop exec`: one turn, printed as Codex JSONL (`--json`) or as a live
+//! view for a person. Flags are those `codex exec` takes and that
+//! `@openai/codex-sdk` passes.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand};
+use codeloop_core::config::{codeloop_home, parse_override, ConfigToml};
+use codeloop_core::protocol::{AgentOptions, SandboxMode, ThreadEvent};
+use codeloop_core::{Agent, Input, UserInput};
+use futures::StreamExt;
+
+use crate::view::LiveView;
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct ExecArgs {
+    #[command(subcommand)]
+    resume: Option<ExecCommand>,
+
+    /// The prompt; read from stdin when omitted or `-`.
+    prompt: Option<String>,
+
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum ExecCommand {
+    /// Continue an earlier thread by id (or the latest with --last).
+    Resume {
+        /// The thread id.
+        session_id: Option<String>,
+        /// The prompt; read from stdin when omitted or `-`.
+        prompt: Option<String>,
+        /// Resume the most recent session.
+        #[arg(long)]
+        last: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+struct CommonArgs {
+    /// Print events as JSON lines (the Codex `exec --json` format).
+    #[arg(long, global = true, visible_alias = "experimental-json")]
+    json: bool,
+    /// With --json, also print `item.delta` streaming events.
+    #[arg(long, global = true)]
+    include_deltas: bool,
+    /// Model to use.
+    #[arg(short, long, global = true)]
+    model: Option<String>,
+    /// Provider: openai, ollama, lmstudio, replay, or one from config.toml.
+    #[arg(long, global = true)]
+    provider: Option<String>,
+    /// Use the local open-source provider (ollama), as `codex exec --oss`.
+    #[arg(long, global = true)]
+    oss: bool,
+    /// Replay provider: the cassette to serve model responses from.
+    #[arg(long, global = true, value_name = "FILE")]
+    cassette: Option<PathBuf>,
+    /// Record every model exchange into this cassette file.
+    #[arg(long, global = true, value_name = "FILE")]
+    record: Option<PathBuf>,
+    /// Sandbox mode: read-only, workspace-write, danger-full-access.
+    #[arg(short, long, global = true, value_parser = parse_sandbox)]
+    sandbox: Option<SandboxMode>,
+    /// Working directory of the agent.
+    #[arg(short = 'C', long = "cd", global = true, value_name = "DIR")]
+    cd: Option<PathBuf>,
+    /// Extra writable directory (repeatable).
+    #[arg(long = "add-dir", global = true, value_name = "DIR")]
+    add_dir: Vec<PathBuf>,
+    /// Run outside a git repository.
+    #[arg(long, global = true)]
+    skip_git_repo_check: bool,
+    /// JSON Schema file the final answer must follow.
+    #[arg(long, global = true, value_name = "FILE")]
+    output_schema: Option<PathBuf>,
+    /// Image to attach to the prompt (repeatable, or comma-separated).
+    #[arg(short, long, global = true, value_name = "FILE", value_delimiter = ',')]
+    image: Vec<PathBuf>,
+    /// Override a config value: key=value, value as TOML (repeatable).
+    #[arg(short = 'c', long = "config", global = true, value_name = "key=value")]
+    config: Vec<String>,
+    /// Write the last agent message to this file.
+    #[arg(short = 'o', long, global = true, value_name = "FILE")]
+    output_last_message: Option<PathBuf>,
+    /// Keep no session file for this run.
+    #[arg(long, global = true)]
+    ephemeral: bool,
+    /// The most model requests this run may make.
+    #[arg(long, global = true)]
+    max_turns: Option<u32>,
+    /// Accepted for compatibility; colors follow the terminal.
+    #[arg(long, global = true, value_name = "WHEN")]
+    color: Option<String>,
+    /// Alias for `--sandbox workspace-write` (as in Codex).
+    #[arg(long, global = true)]
+    full_auto: bool,
+    /// Run commands with no sandbox and no approvals.
+    #[arg(long = "dangerously-bypass-approvals-and-sandbox", global = true)]
+    yolo: bool,
+}
+
+fn parse_sandbox(s: &str) -> Result<SandboxMode, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_string())).map_err(|_| {
+        format!("`{s}` is not a sandbox mode (read-only, workspace-write, danger-full-access)")
+    })
+}
+
+pub fn main(args: ExecArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("codeloop: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+struct Resume {
+    id: Option<String>,
+    last: bool,
+}
+
+async fn run(args: ExecArgs) -> anyhow::Result<ExitCode> {
+    let c = args.common;
+    let (prompt, resume) = match args.resume {
+        Some(ExecCommand::Resume {
+            session_id,
+            prompt,
+            last,
+        }) => {
+            // With --last, a lone positional is the prompt.
+            let (id, prompt) = if last && prompt.is_none() {
+                (None, session_id)
+            } else {
+                (session_id, prompt)
+            };
+            if id.is_none() && !last {
+                bail!("`exec resume` needs a thread id or --last");
+            }
+            (prompt, Some(Resume { id, last }))
+        }
+        None => (args.prompt, None),
+    };
+
+    let options = build_options(&c)?;
+    let cwd = options.cwd.clone().unwrap_or_default();
+    if !c.skip_git_repo_check && !inside_git_repo(&cwd) {
+        bail!("Not inside a trusted directory and --skip-git-repo-check was not specified.");
+    }
+    let prompt = read_prompt(prompt)?;
+    let mut input = vec![UserInput::Text { text: prompt }];
+    input.extend(c.image.iter().map(|p| UserInput::LocalImage { path: p.clone() }));
+
+    let agent = Agent::new(options)?;
+    let thread = match resume {
+        None => agent.start_thread(),
+        Some(Resume { id: Some(id), .. }) => agent.resume_thread(&id)?,
+        Some(Resume { last: true, .. }) => agent.resume_last()?,
+        Some(_) => bail!("`exec resume` needs a thread id or --last"),
+    };
+
+    let mut view = (!c.json).then(|| LiveView::new(&agent, std::io::stderr().is_terminal()));
+    if let Some(v) = view.as_mut() {
+        v.header(&input_text(&input));
+    }
+    let mut events = thread.run_streamed(Input(input));
+    let mut stdout = std::io::stdout().lock();
+    let mut last_message = None;
+    let mut failed = false;
+    let mut ticker = tokio::time::interval(std::time::Duration::from_millis(80));
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    let mut interrupted = false;
+    loop {
+        let event = tokio::select! {
+            e = events.next() => match e { Some(e) => e, None => break },
+            _ = ticker.tick() => {
+                if let Some(v) = view.as_mut() { v.tick(); }
+                continue;
+            }
+            _ = &mut ctrl_c, if !interrupted => {
+                interrupted = true;
+                thread.interrupt();
+                continue;
+            }
+        };
+        match &event {
+            ThreadEvent::ItemCompleted { item } => {
+                if let codeloop_core::protocol::ItemDetails::AgentMessage { text } = &item.details
+                {
+                    last_message = Some(text.clone());
+                }
+            }
+            ThreadEvent::TurnFailed { .. } => failed = true,
+            _ => {}
+        }
+        if c.json {
+            if matches!(event, ThreadEvent::ItemDelta { .. }) && !c.include_deltas {
+                continue;
+            }
+            serde_json::to_writer(&mut stdout, &event)?;
+            stdout.write_all(b"\n")?;
+            stdout.flush()?;
+        } else if let Some(v) = view.as_mut() {
+            v.event(&event);
+        }
+    }
+    if let Some(path) = &c.output_last_message {
+        std::fs::write(path, last_message.as_deref().unwrap_or_default())
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if !c.json {
+        if let Some(text) = &last_message {
+            writeln!(stdout, "{text}")?;
+        }
+    }
+    Ok(if interrupted {
+        ExitCode::from(130)
+    } else if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn input_text(input: &[UserInput]) -> String {
+    input
+        .iter()
+        .filter_map(|i| match i {
+            UserInput::Text { text } => Some(text.as_str()),
+            UserInput::LocalImage { .. } => None,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn build_options(c: &CommonArgs) -> anyhow::Result<AgentOptions> {
+    let overrides = c
+        .config
+        .iter()
+        .map(|o| parse_override(o))
+        .collect::<Result<Vec<_>, _>>()?;
+    let config_path = codeloop_home().map(|h| h.join("config.toml"));
+    let config = ConfigToml::load(config_path.as_deref(), &overrides)?;
+
+    let mut options = AgentOptions {
+        model: c.model.clone(),
+        provider: c
+            .provider
+            .clone()
+            .or_else(|| c.oss.then(|| "ollama".to_string()))
+            .or_else(|| c.cassette.as_ref().map(|_| "replay".to_string())),
+        cassette: c.cassette.clone(),
+        record: c.record.clone(),
+        ephemeral: c.ephemeral,
+        max_turns: c.max_turns,
+        ..AgentOptions::default()
+    };
+    for warning in config.apply(&mut options)? {
+        eprintln!("warning: {warning}");
+    }
+    if c.full_auto {
+        options.sandbox = SandboxMode::WorkspaceWrite;
+    }
+    if let Some(mode) = c.sandbox {
+        options.sandbox = mode;
+    }
+    if c.yolo {
+        options.sandbox = SandboxMode::DangerFullAccess;
+    }
+    let cwd = match &c.cd {
+        Some(dir) => std::env::current_dir()?.join(dir),
+        None => std::env::current_dir()?,
+    };
+    if !cwd.is_dir() {
+        bail!("--cd {}: not a directory", cwd.display());
+    }
+    options.cwd = Some(cwd);
+    options.writable_roots.extend(c.add_dir.iter().cloned());
+    if let Some(path) = &c.output_schema {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading --output-schema {}", path.display()))?;
+        let schema: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("--output-schema {} is not valid JSON", path.display()))?;
+        if !schema.is_object() {
+            bail!(
+                "--output-schema {} must hold a JSON Schema object",
+                path.display()
+            );
+        }
+        options.output_schema = Some(schema);
+    }
+    Ok(options)
+}
+
+fn read_prompt(prompt: Option<String>) -> anyhow::Result<String> {
+    let prompt = match prompt {
+        Some(p) if p != "-" => p,
+        _ => {
+            let mut stdin = std::io::stdin();
+            if stdin.is_terminal() {
+                bail!("no prompt given: pass it as an argument or on stdin");
+            }
+            let mut text = String::new();
+            stdin
+                .read_to_string(&mut text)
+                .context("reading the prompt from stdin")?;
+            text
+        }
+    };
+    if prompt.trim().is_empty() {
+        bail!("the prompt is empty");
+    }
+    Ok(prompt)
+}
+
+fn inside_git_repo(dir: &Path) -> bool {
+    dir.ancestors().any(|d| d.join(".git").exists())
+}
