@@ -22,7 +22,7 @@ struct Cli {
 enum Command {
     /// Run the agent non-interactively on one prompt (like `codex exec`).
     #[command(visible_alias = "e")]
-    Exec(exec::ExecArgs),
+    Exec(Box<exec::ExecArgs>),
     /// Apply a Codex-format patch in the current directory (patch as argument or on stdin).
     ApplyPatch {
         /// The patch text; read from stdin when omitted.
@@ -35,7 +35,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Exec(args) => exec::main(args),
+        Command::Exec(args) => exec::main(*args),
         Command::ApplyPatch { patch } => apply_patch(patch),
         Command::Schema => {
             print!("{}", codeloop_core::protocol::schema::protocol_schema());

@@ -4,7 +4,9 @@
 use serde_json::Value;
 
 use super::{ToolCall, ToolContext, ToolOutput};
-use crate::protocol::{HostToolCall, HostToolResult, HostToolSpec, ItemDetails, ToolCallStatus, ToolSpec};
+use crate::protocol::{
+    HostToolCall, HostToolResult, HostToolSpec, ItemDetails, ToolCallStatus, ToolSpec,
+};
 
 pub fn spec(tool: &HostToolSpec) -> ToolSpec {
     ToolSpec::Function {
@@ -28,7 +30,8 @@ pub async fn handle(ctx: &ToolContext, call: &ToolCall) -> ToolOutput {
         error: error.map(|message| crate::protocol::ItemError { message }),
         status,
     };
-    ctx.events.started(&id, details(None, None, ToolCallStatus::InProgress));
+    ctx.events
+        .started(&id, details(None, None, ToolCallStatus::InProgress));
     let request = HostToolCall {
         thread_id: ctx.thread_id.clone(),
         call_id: call.call_id.clone(),
@@ -41,11 +44,17 @@ pub async fn handle(ctx: &ToolContext, call: &ToolCall) -> ToolOutput {
     };
     match result {
         HostToolResult::Output { output } => {
-            ctx.events.completed(&id, details(Some(output.clone()), None, ToolCallStatus::Completed));
+            ctx.events.completed(
+                &id,
+                details(Some(output.clone()), None, ToolCallStatus::Completed),
+            );
             ToolOutput::success(output)
         }
         HostToolResult::Error { message } => {
-            ctx.events.completed(&id, details(None, Some(message.clone()), ToolCallStatus::Failed));
+            ctx.events.completed(
+                &id,
+                details(None, Some(message.clone()), ToolCallStatus::Failed),
+            );
             ToolOutput::error(format!("tool `{}` failed: {message}", call.name))
         }
     }

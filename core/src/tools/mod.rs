@@ -84,8 +84,9 @@ impl ToolCall {
     /// freeform text as a string.
     pub fn input_value(&self) -> Value {
         match &self.payload {
-            ToolPayload::Function { arguments } => serde_json::from_str(arguments)
-                .unwrap_or_else(|_| Value::String(arguments.clone())),
+            ToolPayload::Function { arguments } => {
+                serde_json::from_str(arguments).unwrap_or_else(|_| Value::String(arguments.clone()))
+            }
             ToolPayload::Custom { input } => Value::String(input.clone()),
         }
     }

@@ -2,3 +2,4 @@ mod agent;
 mod apply_patch;
 mod providers;
 mod tools;
+mod support;

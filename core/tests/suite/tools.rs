@@ -1,1 +1,878 @@
-//! (being written)
+//! The built-in tools on real subprocesses and real temp dirs: the shell
+//! family (output format, truncation, bounded capture, timeouts and
+//! cancellation killing whole process groups, the sandbox refusal), the file
+//! tools, update_plan and view_image, each with the items it emits.
+
+use super::support::wait_dead;
+use std::fs;
+use std::path::Path;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use codeloop_core::agent::HeadlessHost;
+use codeloop_core::protocol::{
+    AgentOptions, ApprovalPolicy, CommandStatus, ContentItem, DeltaKind, ItemDetails, ResponseItem,
+    SandboxMode, ThreadEvent, ThreadItem, TodoItem, ToolCallStatus, WireApi,
+};
+use codeloop_core::sandbox::SandboxPolicy;
+use codeloop_core::tools::exec::{self, ExecRequest};
+use codeloop_core::tools::{EventSink, ToolCall, ToolContext, ToolOutput, ToolPayload, ToolRouter};
+use regex::Regex;
+use serde_json::{json, Value};
+use tempfile::TempDir;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+// ---------------------------------------------------------------- helpers
+
+struct Harness {
+    ctx: ToolContext,
+    rx: mpsc::UnboundedReceiver<ThreadEvent>,
+    _dir: TempDir,
+}
+
+impl Harness {
+    fn new() -> Self {
+        Self::with_sandbox(None)
+    }
+
+    fn with_sandbox(mode: Option<SandboxMode>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let cwd = dir.path().canonicalize().unwrap();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let sandbox = match mode {
+            None => SandboxPolicy::full_access(),
+            Some(mode) => SandboxPolicy::new(mode, &cwd, &[], false),
+        };
+        let ctx = ToolContext {
+            thread_id: "thread-test".into(),
+            cwd,
+            sandbox,
+            approval_policy: ApprovalPolicy::Never,
+            command_timeout: Duration::from_secs(60),
+            host: Arc::new(HeadlessHost),
+            cancel: CancellationToken::new(),
+            events: EventSink::new(tx, Arc::new(AtomicU64::new(0))),
+            plan_item: Arc::new(Mutex::new(None)),
+        };
+        Harness { ctx, rx, _dir: dir }
+    }
+
+    fn path(&self, rel: &str) -> std::path::PathBuf {
+        self.ctx.cwd.join(rel)
+    }
+
+    async fn dispatch(&self, name: &str, args: Value) -> ToolOutput {
+        self.dispatch_raw(name, &args.to_string()).await
+    }
+
+    async fn dispatch_raw(&self, name: &str, arguments: &str) -> ToolOutput {
+        router()
+            .dispatch(&self.ctx, function_call(name, arguments))
+            .await
+            .unwrap()
+    }
+
+    fn events(&mut self) -> Vec<ThreadEvent> {
+        let mut out = Vec::new();
+        while let Ok(ev) = self.rx.try_recv() {
+            out.push(ev);
+        }
+        out
+    }
+}
+
+fn router() -> ToolRouter {
+    ToolRouter::new(&AgentOptions::default(), WireApi::Responses)
+}
+
+fn function_call(name: &str, arguments: &str) -> ToolCall {
+    ToolCall {
+        call_id: "call_1".into(),
+        name: name.into(),
+        payload: ToolPayload::Function {
+            arguments: arguments.into(),
+        },
+    }
+}
+
+/// Started and completed items (deltas left out), in order.
+fn lifecycle(events: &[ThreadEvent]) -> Vec<(&'static str, ThreadItem)> {
+    events
+        .iter()
+        .filter_map(|ev| match ev {
+            ThreadEvent::ItemStarted { item } => Some(("started", item.clone())),
+            ThreadEvent::ItemUpdated { item } => Some(("updated", item.clone())),
+            ThreadEvent::ItemCompleted { item } => Some(("completed", item.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn deltas(events: &[ThreadEvent]) -> String {
+    events
+        .iter()
+        .filter_map(|ev| match ev {
+            ThreadEvent::ItemDelta {
+                item_type: DeltaKind::CommandOutput,
+                delta,
+                ..
+            } => Some(delta.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The completed command_execution item: (command, output, exit code, status).
+fn completed_command(events: &[ThreadEvent]) -> (String, String, Option<i32>, CommandStatus) {
+    events
+        .iter()
+        .find_map(|ev| match ev {
+            ThreadEvent::ItemCompleted {
+                item:
+                    ThreadItem {
+                        details:
+                            ItemDetails::CommandExecution {
+                                command,
+                                aggregated_output,
+                                exit_code,
+                                status,
+                            },
+                        ..
+                    },
+            } => Some((
+                command.clone(),
+                aggregated_output.clone(),
+                *exit_code,
+                *status,
+            )),
+            _ => None,
+        })
+        .expect("a completed command_execution item")
+}
+
+fn assert_matches(pattern: &str, text: &str) {
+    let re = Regex::new(pattern).unwrap();
+    assert!(re.is_match(text), "{text:?} does not match {pattern:?}");
+}
+
+fn read_pid(path: &Path) -> i32 {
+    fs::read_to_string(path).unwrap().trim().parse().unwrap()
+}
+
+// ------------------------------------------------------------------- shell
+
+#[tokio::test]
+async fn shell_command_reports_in_codex_format() {
+    let mut h = Harness::new();
+    let out = h
+        .dispatch("shell_command", json!({"command": "echo hello"}))
+        .await;
+    assert!(out.success);
+    assert_matches(
+        r"^Exit code: 0\nWall time: [0-9]+(\.[0-9])? seconds\nOutput:\nhello\n$",
+        &out.content,
+    );
+
+    let events = h.events();
+    let items = lifecycle(&events);
+    assert_eq!(items.len(), 2, "{items:?}");
+    let (kind, started) = &items[0];
+    assert_eq!(*kind, "started");
+    assert_eq!(
+        started.details,
+        ItemDetails::CommandExecution {
+            command: "bash -lc 'echo hello'".into(),
+            aggregated_output: String::new(),
+            exit_code: None,
+            status: CommandStatus::InProgress,
+        }
+    );
+    assert_eq!(items[1].0, "completed");
+    assert_eq!(items[1].1.id, started.id);
+    assert_eq!(deltas(&events), "hello\n");
+    let (_, output, code, status) = completed_command(&events);
+    assert_eq!(
+        (output.as_str(), code, status),
+        ("hello\n", Some(0), CommandStatus::Completed)
+    );
+}
+
+#[tokio::test]
+async fn non_zero_exit_fails_and_aggregates_both_streams() {
+    let mut h = Harness::new();
+    let out = h
+        .dispatch(
+            "shell_command",
+            json!({"command": "echo to-out; echo to-err >&2; exit 3"}),
+        )
+        .await;
+    assert!(!out.success);
+    assert!(out.content.starts_with("Exit code: 3\n"), "{}", out.content);
+    assert!(out.content.contains("to-out\n"), "{}", out.content);
+    assert!(out.content.contains("to-err\n"), "{}", out.content);
+
+    let (_, output, code, status) = completed_command(&h.events());
+    assert_eq!(code, Some(3));
+    assert_eq!(status, CommandStatus::Failed);
+    assert!(
+        output.contains("to-out") && output.contains("to-err"),
+        "{output}"
+    );
+}
+
+#[tokio::test]
+async fn exec_runner_keeps_streams_apart_and_interleaved() {
+    let dir = tempfile::tempdir().unwrap();
+    let req = ExecRequest::new(
+        vec![
+            "sh".into(),
+            "-c".into(),
+            "printf a; printf b >&2; printf c".into(),
+        ],
+        dir.path().to_path_buf(),
+    );
+    let mut chunks = 0;
+    let out = exec::run(req, &CancellationToken::new(), &mut |_| chunks += 1)
+        .await
+        .unwrap();
+    assert_eq!(out.exit_code, 0);
+    assert_eq!(out.stdout, "ac");
+    assert_eq!(out.stderr, "b");
+    assert_eq!(out.aggregated.len(), 3);
+    assert!(chunks >= 2);
+    assert!(!out.timed_out && !out.interrupted);
+}
+
+#[tokio::test]
+async fn argv_shapes_run_under_every_shell_alias() {
+    let h = Harness::new();
+    for name in ["shell", "local_shell", "container.exec"] {
+        let out = h
+            .dispatch(name, json!({"command": ["printf", "%s|", "a b", "c"]}))
+            .await;
+        assert!(out.success, "{name}: {}", out.content);
+        assert!(
+            out.content.ends_with("Output:\na b|c|"),
+            "{name}: {}",
+            out.content
+        );
+    }
+    let out = h
+        .dispatch(
+            "exec_command",
+            json!({"cmd": "echo unified", "login": false}),
+        )
+        .await;
+    assert!(out.success, "{}", out.content);
+    assert_matches(
+        r"^Wall time: [0-9]+\.[0-9]{4} seconds\nProcess exited with code 0\nOutput:\nunified\n$",
+        &out.content,
+    );
+}
+
+#[tokio::test]
+async fn long_output_is_cut_in_the_middle() {
+    let mut h = Harness::new();
+    let out = h
+        .dispatch("shell_command", json!({"command": "seq 1 20000"}))
+        .await;
+    assert!(out.success);
+    assert_matches(
+        r"^Exit code: 0\nWall time: [0-9]+(\.[0-9])? seconds\nTotal output lines: 20000\nOutput:\n1\n2\n3\n",
+        &out.content,
+    );
+    assert_matches(r"…[0-9]+ tokens truncated…", &out.content);
+    assert!(
+        out.content.ends_with("19999\n20000\n"),
+        "{}",
+        &out.content[out.content.len() - 50..]
+    );
+    // About 10k tokens of four bytes, plus the header.
+    assert!(out.content.len() < 40_000 + 200, "{}", out.content.len());
+    // The item keeps the whole (bounded) output.
+    let (_, output, _, _) = completed_command(&h.events());
+    assert_eq!(output.lines().count(), 20000);
+}
+
+#[tokio::test]
+async fn huge_output_stays_bounded() {
+    let mut h = Harness::new();
+    let started = Instant::now();
+    let out = h
+        .dispatch(
+            "shell_command",
+            json!({"command": "yes abcdefghij | head -c 50000000"}),
+        )
+        .await;
+    assert!(
+        out.success,
+        "{}",
+        &out.content[..200.min(out.content.len())]
+    );
+    assert!(started.elapsed() < Duration::from_secs(60));
+    // 50,000,000 / 11 = 4,545,454 full lines and a partial one.
+    assert!(
+        out.content.contains("\nTotal output lines: 4545455\n"),
+        "{}",
+        &out.content[..200]
+    );
+    assert!(out.content.len() < 41_000, "{}", out.content.len());
+
+    let events = h.events();
+    let streamed = deltas(&events).len();
+    assert!(streamed <= 4 * 1024 * 1024 + 8192, "{streamed}");
+    let (_, output, _, _) = completed_command(&events);
+    assert!(output.len() <= 1024 * 1024 + 100, "{}", output.len());
+    assert!(output.contains("bytes of output omitted"));
+    assert!(output.starts_with("abcdefghij\n"));
+}
+
+#[tokio::test]
+async fn timeout_kills_the_whole_process_group() {
+    let mut h = Harness::new();
+    let started = Instant::now();
+    let out = h
+        .dispatch(
+            "shell_command",
+            json!({
+                "command": "sleep 1000 & echo $! > grandchild.pid; echo waiting; wait",
+                "timeout_ms": 1000,
+            }),
+        )
+        .await;
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(!out.success);
+    assert_matches(
+        r"^Exit code: 124\nWall time: [0-9]+(\.[0-9])? seconds\nOutput:\ncommand timed out after [0-9]+ milliseconds\nwaiting\n$",
+        &out.content,
+    );
+    let pid = read_pid(&h.path("grandchild.pid"));
+    assert!(
+        wait_dead(pid, Duration::from_secs(5)),
+        "sleep {pid} survived"
+    );
+
+    let (_, output, code, status) = completed_command(&h.events());
+    assert_eq!((code, status), (Some(124), CommandStatus::Failed));
+    assert!(output.starts_with("command timed out after"), "{output}");
+}
+
+#[tokio::test]
+async fn cancellation_kills_the_group_promptly() {
+    let mut h = Harness::new();
+    let ctx = h.ctx.clone();
+    let task = tokio::spawn(async move {
+        router()
+            .dispatch(
+                &ctx,
+                function_call(
+                    "shell_command",
+                    &json!({"command": "sleep 1000 & echo $! > grandchild.pid; echo marker; wait"})
+                        .to_string(),
+                ),
+            )
+            .await
+    });
+
+    let mut seen = String::new();
+    while !seen.contains("marker\n") {
+        if let ThreadEvent::ItemDelta { delta, .. } =
+            h.rx.recv().await.expect("events until the marker")
+        {
+            seen.push_str(&delta);
+        }
+    }
+    let cancelled_at = Instant::now();
+    h.ctx.cancel.cancel();
+    let out = tokio::time::timeout(Duration::from_secs(20), task)
+        .await
+        .expect("the call returns after cancellation")
+        .unwrap()
+        .unwrap();
+    assert!(cancelled_at.elapsed() < Duration::from_secs(3));
+    assert!(!out.success);
+    assert_matches(
+        r"^Wall time: [0-9]+(\.[0-9])? seconds\naborted by user$",
+        &out.content,
+    );
+    let pid = read_pid(&h.path("grandchild.pid"));
+    assert!(
+        wait_dead(pid, Duration::from_secs(5)),
+        "sleep {pid} survived"
+    );
+
+    let (_, output, _, status) = completed_command(&h.events());
+    assert_eq!(status, CommandStatus::Failed);
+    assert!(output.ends_with("aborted by user"), "{output}");
+}
+
+#[tokio::test]
+async fn dropping_the_call_kills_the_group() {
+    let h = Harness::new();
+    let ctx = h.ctx.clone();
+    let pid_file = h.path("grandchild.pid");
+    let (seen_tx, seen_rx) = tokio::sync::oneshot::channel();
+    let mut seen_tx = Some(seen_tx);
+    let task = tokio::spawn(async move {
+        let req = ExecRequest::new(
+            vec![
+                "sh".into(),
+                "-c".into(),
+                "sleep 1000 & echo $! > grandchild.pid; echo marker; wait".into(),
+            ],
+            ctx.cwd.clone(),
+        );
+        let never = CancellationToken::new();
+        exec::run(req, &never, &mut |_| {
+            if let Some(tx) = seen_tx.take() {
+                let _ = tx.send(());
+            }
+        })
+        .await
+    });
+    seen_rx.await.unwrap();
+    task.abort();
+    assert!(task.await.unwrap_err().is_cancelled());
+    let pid = read_pid(&pid_file);
+    assert!(
+        wait_dead(pid, Duration::from_secs(5)),
+        "sleep {pid} survived"
+    );
+}
+
+#[tokio::test]
+async fn workdir_is_relative_to_cwd_and_must_exist() {
+    let mut h = Harness::new();
+    fs::create_dir(h.path("sub")).unwrap();
+    let out = h
+        .dispatch("shell_command", json!({"command": "pwd", "workdir": "sub"}))
+        .await;
+    assert!(out.success, "{}", out.content);
+    assert!(
+        out.content
+            .ends_with(&format!("{}\n", h.path("sub").display())),
+        "{}",
+        out.content
+    );
+    h.events();
+
+    let out = h
+        .dispatch(
+            "shell_command",
+            json!({"command": "pwd", "workdir": "missing"}),
+        )
+        .await;
+    assert!(!out.success);
+    assert!(out.content.contains("does not exist"), "{}", out.content);
+    let (_, output, code, status) = completed_command(&h.events());
+    assert_eq!((code, status), (None, CommandStatus::Failed));
+    assert_eq!(output, out.content);
+}
+
+#[tokio::test]
+async fn read_only_sandbox_refuses_commands() {
+    let mut h = Harness::with_sandbox(Some(SandboxMode::ReadOnly));
+    let out = h
+        .dispatch("shell_command", json!({"command": "touch marker"}))
+        .await;
+    assert!(!out.success);
+    assert!(
+        out.content.contains("danger-full-access"),
+        "{}",
+        out.content
+    );
+    assert!(!h.path("marker").exists());
+
+    let events = h.events();
+    let items = lifecycle(&events);
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0].0, "started");
+    let (command, output, code, status) = completed_command(&events);
+    assert_eq!(command, "bash -lc 'touch marker'");
+    assert_eq!((code, status), (None, CommandStatus::Failed));
+    assert_eq!(output, out.content);
+}
+
+#[tokio::test]
+async fn bad_arguments_are_tool_errors() {
+    let mut h = Harness::new();
+    let out = h.dispatch_raw("shell_command", "{not json").await;
+    assert!(!out.success);
+    assert!(out.content.contains("`shell_command`"), "{}", out.content);
+
+    let out = h
+        .dispatch("shell_command", json!({"command": {"script": "ls"}}))
+        .await;
+    assert!(!out.success);
+    assert!(
+        out.content
+            .contains("must be an array of strings (argv) or a string"),
+        "{}",
+        out.content
+    );
+    let out = h.dispatch("shell", json!({"command": []})).await;
+    assert!(!out.success);
+    assert!(out.content.contains("empty"), "{}", out.content);
+    let out = h.dispatch("shell", json!({"workdir": "."})).await;
+    assert!(!out.success);
+    assert!(out.content.contains("missing `command`"), "{}", out.content);
+    // Nothing ran, so no item.
+    assert!(lifecycle(&h.events()).is_empty());
+}
+
+#[tokio::test]
+async fn shell_apply_patch_goes_to_the_patch_tool() {
+    let mut h = Harness::new();
+    let script =
+        "apply_patch <<'EOF'\n*** Begin Patch\n*** Add File: hello.txt\n+hi\n*** End Patch\nEOF\n";
+    let out = h
+        .dispatch("shell_command", json!({"command": script}))
+        .await;
+    assert!(out.success, "{}", out.content);
+    assert_eq!(fs::read_to_string(h.path("hello.txt")).unwrap(), "hi\n");
+    let events = h.events();
+    assert!(events.iter().all(|ev| !matches!(
+        ev,
+        ThreadEvent::ItemStarted {
+            item: ThreadItem {
+                details: ItemDetails::CommandExecution { .. },
+                ..
+            }
+        }
+    )));
+}
+
+// -------------------------------------------------------------- file tools
+
+fn tool_call_items(events: &[ThreadEvent]) -> Vec<(&'static str, ItemDetails)> {
+    lifecycle(events)
+        .into_iter()
+        .map(|(k, item)| (k, item.details))
+        .collect()
+}
+
+#[tokio::test]
+async fn read_file_numbers_lines() {
+    let mut h = Harness::new();
+    fs::write(h.path("f.txt"), "a\nb\r\nc\nd\n").unwrap();
+    let out = h
+        .dispatch(
+            "read_file",
+            json!({"file_path": "f.txt", "offset": 2, "limit": 2}),
+        )
+        .await;
+    assert!(out.success, "{}", out.content);
+    assert_eq!(out.content, "L2: b\nL3: c");
+
+    let abs = h.path("f.txt").display().to_string();
+    let out = h.dispatch("read_file", json!({"file_path": abs})).await;
+    assert_eq!(out.content, "L1: a\nL2: b\nL3: c\nL4: d");
+
+    let items = tool_call_items(&h.events());
+    assert_eq!(items.len(), 4);
+    assert!(matches!(
+        &items[0],
+        ("started", ItemDetails::ToolCall { tool, status: ToolCallStatus::InProgress, output: None, .. })
+            if tool == "read_file"
+    ));
+    assert!(matches!(
+        &items[1],
+        ("completed", ItemDetails::ToolCall { status: ToolCallStatus::Completed, output: Some(o), arguments, .. })
+            if o == "L2: b\nL3: c" && arguments["offset"] == 2
+    ));
+
+    let out = h
+        .dispatch("read_file", json!({"file_path": "f.txt", "offset": 9}))
+        .await;
+    assert!(!out.success);
+    assert!(
+        out.content.contains("offset exceeds file length"),
+        "{}",
+        out.content
+    );
+    let out = h
+        .dispatch("read_file", json!({"file_path": "nope.txt"}))
+        .await;
+    assert!(!out.success);
+    assert!(
+        out.content.contains("failed to read file"),
+        "{}",
+        out.content
+    );
+    let items = tool_call_items(&h.events());
+    assert!(matches!(
+        &items[1],
+        (
+            "completed",
+            ItemDetails::ToolCall {
+                status: ToolCallStatus::Failed,
+                error: Some(_),
+                ..
+            }
+        )
+    ));
+    let out = h.dispatch("read_file", json!({"offset": 1})).await;
+    assert!(!out.success);
+    assert!(out.content.contains("`read_file`"), "{}", out.content);
+}
+
+#[tokio::test]
+async fn read_file_indentation_mode() {
+    let h = Harness::new();
+    fs::write(
+        h.path("m.py"),
+        "import os\n\ndef f():\n    x = 1\n    return x\n\ndef g():\n    pass\n",
+    )
+    .unwrap();
+    let out = h
+        .dispatch(
+            "read_file",
+            json!({"file_path": "m.py", "offset": 4, "mode": "indentation"}),
+        )
+        .await;
+    assert!(out.success, "{}", out.content);
+    assert_eq!(out.content, "L3: def f():\nL4:     x = 1\nL5:     return x");
+    let out = h
+        .dispatch("read_file", json!({"file_path": "m.py", "mode": "outline"}))
+        .await;
+    assert!(!out.success);
+}
+
+fn make_tree(root: &Path) {
+    fs::create_dir_all(root.join("a/nested")).unwrap();
+    fs::create_dir_all(root.join("target/debug")).unwrap();
+    fs::write(root.join("a/b.txt"), "x").unwrap();
+    fs::write(root.join("a/nested/c.txt"), "x").unwrap();
+    fs::write(root.join("z.txt"), "x").unwrap();
+    fs::write(root.join("target/debug/out"), "x").unwrap();
+    fs::write(root.join(".gitignore"), "target/\n").unwrap();
+    std::os::unix::fs::symlink("z.txt", root.join("link")).unwrap();
+}
+
+#[tokio::test]
+async fn list_dir_prints_a_tree_and_respects_gitignore() {
+    let mut h = Harness::new();
+    make_tree(&h.ctx.cwd);
+    let root = h.ctx.cwd.display().to_string();
+    let out = h.dispatch("list_dir", json!({"dir_path": &root})).await;
+    assert!(out.success, "{}", out.content);
+    assert_eq!(
+        out.content,
+        format!("Absolute path: {root}\n.gitignore\na/\n  b.txt\n  nested/\nlink@\nz.txt")
+    );
+
+    let out = h
+        .dispatch(
+            "list_dir",
+            json!({"dir_path": ".", "depth": 3, "offset": 2, "limit": 3}),
+        )
+        .await;
+    assert_eq!(
+        out.content,
+        format!("Absolute path: {root}\na/\n  b.txt\n  nested/\nMore than 3 entries found")
+    );
+
+    let out = h
+        .dispatch("list_dir", json!({"dir_path": ".", "offset": 50}))
+        .await;
+    assert!(!out.success);
+    assert!(out.content.contains("offset exceeds"), "{}", out.content);
+    let out = h.dispatch("list_dir", json!({"dir_path": "z.txt"})).await;
+    assert!(!out.success);
+    let items = tool_call_items(&h.events());
+    assert_eq!(items.len(), 8);
+}
+
+#[tokio::test]
+async fn grep_files_lists_matching_files_newest_first() {
+    let h = Harness::new();
+    let root = &h.ctx.cwd;
+    fs::create_dir_all(root.join("ignored")).unwrap();
+    fs::write(root.join(".gitignore"), "ignored/\n").unwrap();
+    fs::write(root.join("old.rs"), "fn needle() {}\n").unwrap();
+    fs::write(root.join("new.txt"), "a needle here\n").unwrap();
+    fs::write(root.join("other.rs"), "nothing\n").unwrap();
+    fs::write(root.join("ignored/hit.rs"), "needle\n").unwrap();
+    let set_mtime = |name: &str, secs: u64| {
+        let f = fs::File::options()
+            .write(true)
+            .open(root.join(name))
+            .unwrap();
+        f.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
+            .unwrap();
+    };
+    set_mtime("old.rs", 1_000_000);
+    set_mtime("new.txt", 2_000_000);
+
+    let out = h
+        .dispatch("grep_files", json!({"pattern": "needl[e]"}))
+        .await;
+    assert!(out.success, "{}", out.content);
+    assert_eq!(
+        out.content,
+        format!(
+            "{}\n{}",
+            root.join("new.txt").display(),
+            root.join("old.rs").display()
+        )
+    );
+
+    let out = h
+        .dispatch(
+            "grep_files",
+            json!({"pattern": "needle", "include": "*.rs"}),
+        )
+        .await;
+    assert_eq!(out.content, root.join("old.rs").display().to_string());
+    let out = h
+        .dispatch("grep_files", json!({"pattern": "needle", "limit": 1}))
+        .await;
+    assert_eq!(out.content, root.join("new.txt").display().to_string());
+    let out = h
+        .dispatch(
+            "grep_files",
+            json!({"pattern": "needle", "path": "ignored/hit.rs"}),
+        )
+        .await;
+    assert_eq!(
+        out.content,
+        root.join("ignored/hit.rs").display().to_string()
+    );
+
+    let out = h
+        .dispatch("grep_files", json!({"pattern": "absent-word"}))
+        .await;
+    assert!(out.success);
+    assert_eq!(out.content, "No matches found.");
+    let out = h.dispatch("grep_files", json!({"pattern": "("})).await;
+    assert!(!out.success);
+    assert!(out.content.contains("invalid regex"), "{}", out.content);
+}
+
+// ------------------------------------------------------------- update_plan
+
+#[tokio::test]
+async fn update_plan_starts_then_updates_one_todo_list() {
+    let mut h = Harness::new();
+    let out = h
+        .dispatch(
+            "update_plan",
+            json!({"explanation": "first", "plan": [
+                {"step": "read", "status": "completed"},
+                {"step": "fix", "status": "in_progress"},
+            ]}),
+        )
+        .await;
+    assert!(out.success);
+    assert_eq!(out.content, "Plan updated");
+    let out = h
+        .dispatch(
+            "update_plan",
+            json!({"plan": [
+                {"step": "read", "status": "completed"},
+                {"step": "fix", "status": "completed"},
+                {"step": "test", "status": "pending"},
+            ]}),
+        )
+        .await;
+    assert!(out.success);
+
+    let items = lifecycle(&h.events());
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0].0, "started");
+    assert_eq!(items[1].0, "updated");
+    assert_eq!(items[0].1.id, items[1].1.id);
+    let todo = |text: &str, completed| TodoItem {
+        text: text.into(),
+        completed,
+    };
+    assert_eq!(
+        items[1].1.details,
+        ItemDetails::TodoList {
+            items: vec![todo("read", true), todo("fix", true), todo("test", false)]
+        }
+    );
+    let stored = h.ctx.plan_item.lock().unwrap().clone().unwrap();
+    assert_eq!(stored, items[1].1);
+
+    let out = h
+        .dispatch(
+            "update_plan",
+            json!({"plan": [{"step": "x", "status": "done"}]}),
+        )
+        .await;
+    assert!(!out.success);
+    assert!(out.content.contains("update_plan"), "{}", out.content);
+}
+
+// -------------------------------------------------------------- view_image
+
+#[tokio::test]
+async fn view_image_attaches_a_data_url() {
+    let mut h = Harness::new();
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+    fs::write(h.path("pic.png"), png).unwrap();
+    let out = h.dispatch("view_image", json!({"path": "pic.png"})).await;
+    assert!(out.success, "{}", out.content);
+    assert_eq!(out.content, "attached local image path");
+    assert_eq!(
+        out.extra_input,
+        vec![ResponseItem::Message {
+            id: None,
+            role: "user".into(),
+            content: vec![ContentItem::InputImage {
+                image_url: "data:image/png;base64,iVBORw0KGgoAAAANSUhEUg==".into()
+            }],
+        }]
+    );
+    let items = tool_call_items(&h.events());
+    assert!(matches!(
+        &items[1],
+        ("completed", ItemDetails::ToolCall { tool, status: ToolCallStatus::Completed, .. })
+            if tool == "view_image"
+    ));
+
+    fs::write(h.path("notes.png"), "just text").unwrap();
+    let out = h.dispatch("view_image", json!({"path": "notes.png"})).await;
+    assert!(!out.success);
+    assert!(out.extra_input.is_empty());
+    assert!(
+        out.content.contains("not a PNG, JPEG, GIF or WebP"),
+        "{}",
+        out.content
+    );
+    let out = h
+        .dispatch("view_image", json!({"path": "missing.png"}))
+        .await;
+    assert!(!out.success);
+}
+
+// ------------------------------------------------------------------- specs
+
+#[test]
+fn router_offers_the_codex_tools() {
+    let router = router();
+    let names: Vec<&str> = router.specs().iter().map(|s| s.name()).collect();
+    for name in [
+        "shell_command",
+        "update_plan",
+        "view_image",
+        "read_file",
+        "list_dir",
+        "grep_files",
+    ] {
+        assert!(names.contains(&name), "{name} missing from {names:?}");
+    }
+    for kind in [
+        codeloop_core::protocol::ShellToolKind::Shell,
+        codeloop_core::protocol::ShellToolKind::ShellCommand,
+        codeloop_core::protocol::ShellToolKind::ExecCommand,
+    ] {
+        let spec = codeloop_core::tools::shell::spec(kind);
+        let value = serde_json::to_value(&spec).unwrap();
+        assert_eq!(value["type"], "function");
+        assert_eq!(value["parameters"]["additionalProperties"], false);
+    }
+}
