@@ -16,7 +16,7 @@ use futures::StreamExt;
 use crate::view::LiveView;
 
 #[derive(Debug, Args)]
-#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+#[command(subcommand_negates_reqs = true, args_override_self = true)]
 pub struct ExecArgs {
     #[command(subcommand)]
     resume: Option<ExecCommand>,
