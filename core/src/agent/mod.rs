@@ -172,7 +172,13 @@ impl Agent {
 
     /// A new, empty thread. Its rollout file is created on its first run.
     pub fn start_thread(&self) -> Thread {
-        Thread::new(self.inner.clone(), new_thread_id(), Vec::new(), Usage::default(), None)
+        Thread::new(
+            self.inner.clone(),
+            new_thread_id(),
+            Vec::new(),
+            Usage::default(),
+            None,
+        )
     }
 
     /// Continue thread `id` from its rollout file, with its full history.
@@ -229,9 +235,13 @@ fn new_thread_id() -> String {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum UserInput {
-    Text { text: String },
+    Text {
+        text: String,
+    },
     /// An image file to attach (PNG, JPEG, GIF, WebP).
-    LocalImage { path: PathBuf },
+    LocalImage {
+        path: PathBuf,
+    },
 }
 
 /// The input of a run: text and images.

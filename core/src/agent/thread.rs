@@ -92,11 +92,7 @@ impl Thread {
         let cancel = CancellationToken::new();
         let sink = EventSink::new(tx, self.inner.next_item_id.clone());
         let busy = {
-            let mut running = self
-                .inner
-                .running
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
+            let mut running = self.inner.running.lock().unwrap_or_else(|p| p.into_inner());
             if running.is_some() {
                 true
             } else {

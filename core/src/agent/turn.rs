@@ -203,12 +203,8 @@ async fn turn_loop(
                 ResponseItem::Message { role, .. } if role == "assistant" => {
                     let text = item.message_text().unwrap_or_default();
                     let id = streaming.message_id(&ctx.events);
-                    ctx.events.completed(
-                        &id,
-                        ItemDetails::AgentMessage {
-                            text: text.clone(),
-                        },
-                    );
+                    ctx.events
+                        .completed(&id, ItemDetails::AgentMessage { text: text.clone() });
                     last_message = Some(text);
                 }
                 ResponseItem::Reasoning {
@@ -217,8 +213,7 @@ async fn turn_loop(
                     let text = reasoning_text(summary, content.as_deref());
                     if !text.is_empty() {
                         let id = streaming.reasoning_id(&ctx.events);
-                        ctx.events
-                            .completed(&id, ItemDetails::Reasoning { text });
+                        ctx.events.completed(&id, ItemDetails::Reasoning { text });
                     }
                 }
                 other => {

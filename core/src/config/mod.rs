@@ -66,9 +66,9 @@ pub struct SandboxWorkspaceWrite {
 /// Parse `key=value` as `--config` does: the value is a TOML literal, or a
 /// plain string when it does not parse as one.
 pub fn parse_override(text: &str) -> Result<(String, toml::Value)> {
-    let (key, value) = text.split_once('=').ok_or_else(|| {
-        Error::Config(format!("--config `{text}` is not of the form key=value"))
-    })?;
+    let (key, value) = text
+        .split_once('=')
+        .ok_or_else(|| Error::Config(format!("--config `{text}` is not of the form key=value")))?;
     let key = key.trim();
     if key.is_empty() || key.split('.').any(|p| p.trim().is_empty()) {
         return Err(Error::Config(format!(
@@ -158,7 +158,9 @@ impl ConfigToml {
             if let Some(n) = sww.network_access {
                 options.network_access = n;
             }
-            options.writable_roots.extend(sww.writable_roots.iter().cloned());
+            options
+                .writable_roots
+                .extend(sww.writable_roots.iter().cloned());
         }
         options.reasoning_effort = options.reasoning_effort.or(self.model_reasoning_effort);
         options.reasoning_summary = options.reasoning_summary.or(self.model_reasoning_summary);

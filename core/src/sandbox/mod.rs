@@ -136,7 +136,10 @@ fn resolve_existing_prefix(path: &Path) -> PathBuf {
             }
             return out;
         }
-        match (existing.file_name().map(|n| n.to_os_string()), existing.parent()) {
+        match (
+            existing.file_name().map(|n| n.to_os_string()),
+            existing.parent(),
+        ) {
             (Some(name), Some(parent)) => {
                 rest.push(name);
                 existing = parent.to_path_buf();
@@ -160,7 +163,9 @@ mod tests {
         // The temp dir is itself a writable root, so escape to /etc.
         let depth = ws.components().count();
         let up = "../".repeat(depth);
-        assert!(p.check_write(&ws.join(format!("{up}etc/outside.txt"))).is_err());
+        assert!(p
+            .check_write(&ws.join(format!("{up}etc/outside.txt")))
+            .is_err());
         assert!(p.check_write(Path::new("/etc/outside.txt")).is_err());
         assert!(p.check_write(&ws.join(".git/config")).is_err());
         std::os::unix::fs::symlink("/etc", ws.join("link"))?;
@@ -171,7 +176,11 @@ mod tests {
     #[test]
     fn confined_modes_refuse_commands() {
         let p = SandboxPolicy::new(SandboxMode::ReadOnly, Path::new("/x"), &[], false);
-        let err = p.check_command().err().map(|e| e.to_string()).unwrap_or_default();
+        let err = p
+            .check_command()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("danger-full-access"), "{err}");
         assert!(SandboxPolicy::full_access().check_command().is_ok());
     }

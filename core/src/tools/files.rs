@@ -18,7 +18,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_util::sync::CancellationToken;
 
 use super::{ToolCall, ToolContext, ToolOutput};
-use crate::protocol::{ItemDetails, ItemError, ToolCallStatus, ToolSpec};
+use crate::protocol::ToolSpec;
 use crate::sandbox::normalize;
 
 pub const NAMES: &[&str] = &["read_file", "list_dir", "grep_files"];
@@ -151,46 +151,16 @@ fn grep_files_spec() -> ToolSpec {
 
 /// Run a file tool, reporting it as a `tool_call` item.
 pub async fn handle(ctx: &ToolContext, call: &ToolCall) -> ToolOutput {
-    let id = ctx.events.next_item_id();
-    let arguments = call.input_value();
-    ctx.events.started(
-        &id,
-        ItemDetails::ToolCall {
-            tool: call.name.clone(),
-            arguments: arguments.clone(),
-            output: None,
-            error: None,
-            status: ToolCallStatus::InProgress,
-        },
-    );
-    let result = match call.name.as_str() {
-        "read_file" => read_file(ctx, call).await,
-        "list_dir" => list_dir(ctx, call).await,
-        "grep_files" => grep_files(ctx, call).await,
-        other => Err(ToolOutput::error(format!("`{other}` is not a file tool"))),
-    };
-    let output = result.unwrap_or_else(|e| e);
-    let details = if output.success {
-        ItemDetails::ToolCall {
-            tool: call.name.clone(),
-            arguments,
-            output: Some(output.content.clone()),
-            error: None,
-            status: ToolCallStatus::Completed,
-        }
-    } else {
-        ItemDetails::ToolCall {
-            tool: call.name.clone(),
-            arguments,
-            output: None,
-            error: Some(ItemError {
-                message: output.content.clone(),
-            }),
-            status: ToolCallStatus::Failed,
-        }
-    };
-    ctx.events.completed(&id, details);
-    output
+    super::as_tool_call_item(ctx, call, async {
+        let result = match call.name.as_str() {
+            "read_file" => read_file(ctx, call).await,
+            "list_dir" => list_dir(ctx, call).await,
+            "grep_files" => grep_files(ctx, call).await,
+            other => Err(ToolOutput::error(format!("`{other}` is not a file tool"))),
+        };
+        result.unwrap_or_else(|e| e)
+    })
+    .await
 }
 
 fn fail<T>(message: impl Into<String>) -> Result<T, ToolOutput> {

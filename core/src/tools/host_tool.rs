@@ -4,9 +4,7 @@
 use serde_json::Value;
 
 use super::{ToolCall, ToolContext, ToolOutput};
-use crate::protocol::{
-    HostToolCall, HostToolResult, HostToolSpec, ItemDetails, ToolCallStatus, ToolSpec,
-};
+use crate::protocol::{HostToolCall, HostToolResult, HostToolSpec, ToolSpec};
 
 pub fn spec(tool: &HostToolSpec) -> ToolSpec {
     ToolSpec::Function {
@@ -18,44 +16,25 @@ pub fn spec(tool: &HostToolSpec) -> ToolSpec {
 }
 
 pub async fn handle(ctx: &ToolContext, call: &ToolCall) -> ToolOutput {
-    let arguments: Value = match call.parse_args() {
-        Ok(v) => v,
-        Err(e) => return e,
-    };
-    let id = ctx.events.next_item_id();
-    let details = |output: Option<String>, error: Option<String>, status| ItemDetails::ToolCall {
-        tool: call.name.clone(),
-        arguments: arguments.clone(),
-        output,
-        error: error.map(|message| crate::protocol::ItemError { message }),
-        status,
-    };
-    ctx.events
-        .started(&id, details(None, None, ToolCallStatus::InProgress));
-    let request = HostToolCall {
-        thread_id: ctx.thread_id.clone(),
-        call_id: call.call_id.clone(),
-        name: call.name.clone(),
-        arguments: arguments.clone(),
-    };
-    let result = tokio::select! {
-        r = ctx.host.call_tool(request) => r,
-        _ = ctx.cancel.cancelled() => HostToolResult::Error { message: "interrupted".into() },
-    };
-    match result {
-        HostToolResult::Output { output } => {
-            ctx.events.completed(
-                &id,
-                details(Some(output.clone()), None, ToolCallStatus::Completed),
-            );
-            ToolOutput::success(output)
+    super::as_tool_call_item(ctx, call, async {
+        let arguments: Value = match call.parse_args() {
+            Ok(v) => v,
+            Err(e) => return e,
+        };
+        let request = HostToolCall {
+            thread_id: ctx.thread_id.clone(),
+            call_id: call.call_id.clone(),
+            name: call.name.clone(),
+            arguments,
+        };
+        let result = tokio::select! {
+            r = ctx.host.call_tool(request) => r,
+            _ = ctx.cancel.cancelled() => HostToolResult::Error { message: "interrupted".into() },
+        };
+        match result {
+            HostToolResult::Output { output } => ToolOutput::success(output),
+            HostToolResult::Error { message } => ToolOutput::error(message),
         }
-        HostToolResult::Error { message } => {
-            ctx.events.completed(
-                &id,
-                details(None, Some(message.clone()), ToolCallStatus::Failed),
-            );
-            ToolOutput::error(format!("tool `{}` failed: {message}", call.name))
-        }
-    }
+    })
+    .await
 }

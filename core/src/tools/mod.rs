@@ -19,7 +19,8 @@ use serde_json::Value;
 
 use crate::error::Result;
 use crate::protocol::{
-    AgentOptions, HookDecision, HookEvent, ResponseItem, ShellToolKind, ToolSpec, WireApi,
+    AgentOptions, HookDecision, HookEvent, ItemDetails, ItemError, ResponseItem, ShellToolKind,
+    ToolCallStatus, ToolSpec, WireApi,
 };
 
 pub use context::{EventSink, ToolContext};
@@ -310,6 +311,38 @@ impl ToolRouter {
         }
         Ok(output)
     }
+}
+
+/// Run a tool that has no item type of its own, reporting it as a `tool_call`
+/// item: started, then completed with the output or failed with the error.
+pub(crate) async fn as_tool_call_item(
+    ctx: &ToolContext,
+    call: &ToolCall,
+    run: impl std::future::Future<Output = ToolOutput>,
+) -> ToolOutput {
+    let id = ctx.events.next_item_id();
+    let arguments = call.input_value();
+    let details = |output: Option<String>, error: Option<String>, status| ItemDetails::ToolCall {
+        tool: call.name.clone(),
+        arguments: arguments.clone(),
+        output,
+        error: error.map(|message| ItemError { message }),
+        status,
+    };
+    ctx.events
+        .started(&id, details(None, None, ToolCallStatus::InProgress));
+    let output = run.await;
+    let done = if output.success {
+        details(
+            Some(output.content.clone()),
+            None,
+            ToolCallStatus::Completed,
+        )
+    } else {
+        details(None, Some(output.content.clone()), ToolCallStatus::Failed)
+    };
+    ctx.events.completed(&id, done);
+    output
 }
 
 /// The tool name hooks see: the shell family is `Bash`, as in Claude Code and
