@@ -7,7 +7,7 @@ CODELOOP := target/debug/codeloop
 MOCK := target/debug/codeloop-mock-server
 DEMO_CASSETTE := examples/demo/cassette.json
 
-.PHONY: all build test lint fmt schema demo demo-cassette bench toolchain clean
+.PHONY: all build test test-codex-sdk lint fmt schema demo demo-cassette bench toolchain clean
 
 all: build
 
@@ -30,8 +30,14 @@ schema:
 	CODELOOP_UPDATE_SCHEMA=1 $(CARGO) test -p codeloop-core --lib schema
 
 test: lint
-	$(CARGO) test --no-fail-fast 2>&1 | tee target/test.log; exit $${PIPESTATUS[0]}
-	@grep -E '^test result:' target/test.log | awk '{p+=$$4; f+=$$6; i+=$$8} END {printf "rust: %d passed, %d failed, %d skipped\n", p, f, i}'
+	$(CARGO) build
+	$(CARGO) test --no-fail-fast
+	$(MAKE) test-codex-sdk
+
+# The real @openai/codex-sdk drives the codeloop binary (its codexPathOverride).
+test-codex-sdk:
+	cd tests/codex-sdk && npm ci --omit=optional --no-audit --no-fund --loglevel=error
+	cd tests/codex-sdk && node --test
 
 # The main job: an agent fixes the failing test in examples/sample-repo.
 # Without OPENAI_API_KEY it replays a committed cassette (no key, no network);

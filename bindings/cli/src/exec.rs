@@ -98,6 +98,12 @@ struct CommonArgs {
     /// Accepted for compatibility; colors follow the terminal.
     #[arg(long, global = true, value_name = "WHEN")]
     color: Option<String>,
+    /// Accepted for compatibility with `@openai/codex-sdk`; codeloop records no thread source.
+    #[arg(long, global = true, hide = true, value_name = "SOURCE")]
+    thread_source: Option<String>,
+    /// Accepted for compatibility with `@openai/codex-sdk`; has no effect in codeloop.
+    #[arg(long, global = true, hide = true, value_name = "PROGRAM")]
+    cyber_access_program: Option<String>,
     /// Alias for `--sandbox workspace-write` (as in Codex).
     #[arg(long, global = true)]
     full_auto: bool,
@@ -113,7 +119,10 @@ fn parse_sandbox(s: &str) -> Result<SandboxMode, String> {
 }
 
 pub fn main(args: ExecArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("codeloop: cannot start the async runtime: {e}");
@@ -163,7 +172,11 @@ async fn run(args: ExecArgs) -> anyhow::Result<ExitCode> {
     }
     let prompt = read_prompt(prompt)?;
     let mut input = vec![UserInput::Text { text: prompt }];
-    input.extend(c.image.iter().map(|p| UserInput::LocalImage { path: p.clone() }));
+    input.extend(
+        c.image
+            .iter()
+            .map(|p| UserInput::LocalImage { path: p.clone() }),
+    );
 
     let agent = Agent::new(options)?;
     let thread = match resume {
@@ -200,8 +213,7 @@ async fn run(args: ExecArgs) -> anyhow::Result<ExitCode> {
         };
         match &event {
             ThreadEvent::ItemCompleted { item } => {
-                if let codeloop_core::protocol::ItemDetails::AgentMessage { text } = &item.details
-                {
+                if let codeloop_core::protocol::ItemDetails::AgentMessage { text } = &item.details {
                     last_message = Some(text.clone());
                 }
             }
