@@ -235,7 +235,9 @@ async fn run(args: ExecArgs) -> anyhow::Result<ExitCode> {
         std::fs::write(path, last_message.as_deref().unwrap_or_default())
             .with_context(|| format!("writing {}", path.display()))?;
     }
-    if !c.json {
+    // The live view already showed the answer on the terminal; a pipe gets it
+    // on stdout for scripts.
+    if !c.json && !stdout.is_terminal() {
         if let Some(text) = &last_message {
             writeln!(stdout, "{text}")?;
         }

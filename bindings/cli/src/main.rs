@@ -12,7 +12,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "codeloop", version, about = "A coding agent you can embed; this is its command line")]
+#[command(
+    name = "codeloop",
+    version,
+    about = "A coding agent you can embed; this is its command line"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -18,7 +18,24 @@ pub struct LiveView {
     frame: usize,
     /// The command shown with a spinner, and since when it runs.
     running: Option<(String, Instant)>,
+    cwd: std::path::PathBuf,
     out: std::io::Stderr,
+}
+
+/// The script of a `bash -lc '<script>'` command, which is what the model
+/// wrote; other commands as they are.
+fn display_command(command: &str) -> String {
+    for prefix in ["bash -lc '", "bash -c '"] {
+        if let Some(inner) = command
+            .strip_prefix(prefix)
+            .and_then(|r| r.strip_suffix('\''))
+        {
+            if !inner.contains('\'') {
+                return inner.to_string();
+            }
+        }
+    }
+    command.to_string()
 }
 
 impl LiveView {
@@ -27,6 +44,7 @@ impl LiveView {
             tty,
             frame: 0,
             running: None,
+            cwd: agent.cwd().to_path_buf(),
             out: std::io::stderr(),
         };
         let p = agent.provider();
@@ -86,7 +104,12 @@ impl LiveView {
     pub fn event(&mut self, event: &ThreadEvent) {
         match event {
             ThreadEvent::ItemStarted { item } => {
+                if let ItemDetails::TodoList { items } = &item.details {
+                    self.clear_spinner();
+                    self.plan(items);
+                }
                 if let ItemDetails::CommandExecution { command, .. } = &item.details {
+                    let command = &display_command(command);
                     if self.tty {
                         self.running = Some((command.clone(), Instant::now()));
                         self.tick();
@@ -137,10 +160,19 @@ impl LiveView {
     fn completed(&mut self, details: &ItemDetails) {
         match details {
             ItemDetails::AgentMessage { text } => {
-                let _ = writeln!(self.out, "{}\n{}", self.paint("35;1", "codeloop"), text.trim_end());
+                let _ = writeln!(
+                    self.out,
+                    "{}\n{}",
+                    self.paint("35;1", "codeloop"),
+                    text.trim_end()
+                );
             }
             ItemDetails::Reasoning { text } => {
-                let _ = writeln!(self.out, "{}", self.dim(&format!("thinking: {}", text.trim())));
+                let _ = writeln!(
+                    self.out,
+                    "{}",
+                    self.dim(&format!("thinking: {}", text.trim()))
+                );
             }
             ItemDetails::CommandExecution {
                 command,
@@ -148,6 +180,7 @@ impl LiveView {
                 exit_code,
                 status,
             } => {
+                let command = display_command(command);
                 let elapsed = self
                     .running
                     .take()
@@ -158,7 +191,9 @@ impl LiveView {
                     CommandStatus::Declined => ("⊘", "33"),
                     _ => ("✗", "31"),
                 };
-                let code = exit_code.map(|c| format!("exit {c}")).unwrap_or_else(|| "not run".into());
+                let code = exit_code
+                    .map(|c| format!("exit {c}"))
+                    .unwrap_or_else(|| "not run".into());
                 let _ = writeln!(
                     self.out,
                     "{} $ {} {}",
@@ -183,20 +218,48 @@ impl LiveView {
                         PatchChangeKind::Delete => "D",
                         PatchChangeKind::Update => "M",
                     };
-                    let text = format!("✎ {kind} {}", change.path);
-                    let _ = writeln!(self.out, "{}", self.paint(if failed { "31" } else { "34" }, &text));
+                    let path = std::path::Path::new(&change.path);
+                    let shown = path.strip_prefix(&self.cwd).unwrap_or(path);
+                    let text = format!("✎ {kind} {}", shown.display());
+                    let _ = writeln!(
+                        self.out,
+                        "{}",
+                        self.paint(if failed { "31" } else { "34" }, &text)
+                    );
                 }
                 if failed {
                     let _ = writeln!(self.out, "{}", self.paint("31", "  patch not applied"));
                 }
             }
-            ItemDetails::TodoList { items } => self.plan(items),
-            ItemDetails::McpToolCall { server, tool, status, .. } => {
-                let _ = writeln!(self.out, "⚙ {server}.{tool} {}", self.dim(&format!("({status:?})")));
+            // The plan was shown as it changed; its completion adds nothing new.
+            ItemDetails::TodoList { .. } => {}
+            ItemDetails::McpToolCall {
+                server,
+                tool,
+                status,
+                ..
+            } => {
+                let _ = writeln!(
+                    self.out,
+                    "⚙ {server}.{tool} {}",
+                    self.dim(&format!("({status:?})"))
+                );
             }
-            ItemDetails::ToolCall { tool, status, error, .. } => {
-                let mark = if *status == ToolCallStatus::Completed { "⚙" } else { "✗" };
-                let detail = error.as_ref().map(|e| format!(": {}", e.message)).unwrap_or_default();
+            ItemDetails::ToolCall {
+                tool,
+                status,
+                error,
+                ..
+            } => {
+                let mark = if *status == ToolCallStatus::Completed {
+                    "⚙"
+                } else {
+                    "✗"
+                };
+                let detail = error
+                    .as_ref()
+                    .map(|e| format!(": {}", e.message))
+                    .unwrap_or_default();
                 let _ = writeln!(self.out, "{mark} {tool}{}", self.dim(&detail));
             }
             ItemDetails::WebSearch { query, .. } => {

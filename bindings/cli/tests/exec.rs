@@ -42,7 +42,10 @@ impl Env {
             .args(["--config", "model_provider=\"mock\""])
             .args([
                 "--config",
-                &format!("model_providers.mock.base_url=\"{}\"", self.server.base_url()),
+                &format!(
+                    "model_providers.mock.base_url=\"{}\"",
+                    self.server.base_url()
+                ),
             ])
             .args(["--config", "model_providers.mock.env_key=\"MOCK_KEY\""])
             .args(["--config", "model_providers.mock.name=\"Mock\""])
@@ -67,7 +70,12 @@ async fn run(mut cmd: Command, stdin: &str) -> Output {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
         child.wait_with_output().unwrap()
     })
     .await
@@ -98,14 +106,19 @@ async fn json_events_and_resume_as_the_codex_sdk_drives_it() {
         "shell_command",
         r#"{"command":"echo from-shell"}"#,
     ));
-    env.server.push(responses::text_turn("resp_2", "first done"));
+    env.server
+        .push(responses::text_turn("resp_2", "first done"));
     let mut cmd = env.exec();
     cmd.args(["--config", "model_reasoning_effort=\"high\""])
         .args(["--config", "approval_policy=\"never\""])
         .args(["--config", "sandbox_workspace_write.network_access=true"])
         .arg("--skip-git-repo-check");
     let out = run(cmd, "list things").await;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let evs = events(&out);
     assert_eq!(
         types(&evs),
@@ -124,10 +137,21 @@ async fn json_events_and_resume_as_the_codex_sdk_drives_it() {
     assert_eq!(cmd_item["id"], evs[2]["item"]["id"]);
     assert_eq!(cmd_item["exit_code"], 0);
     assert_eq!(cmd_item["status"], "completed");
-    assert!(cmd_item["aggregated_output"].as_str().unwrap().contains("from-shell"));
-    assert_eq!(evs[4]["item"], json!({"id": evs[4]["item"]["id"], "type": "agent_message", "text": "first done"}));
+    assert!(cmd_item["aggregated_output"]
+        .as_str()
+        .unwrap()
+        .contains("from-shell"));
+    assert_eq!(
+        evs[4]["item"],
+        json!({"id": evs[4]["item"]["id"], "type": "agent_message", "text": "first done"})
+    );
     let usage = &evs[5]["usage"];
-    for k in ["input_tokens", "cached_input_tokens", "output_tokens", "reasoning_output_tokens"] {
+    for k in [
+        "input_tokens",
+        "cached_input_tokens",
+        "output_tokens",
+        "reasoning_output_tokens",
+    ] {
         assert!(usage[k].is_u64(), "usage.{k} missing: {usage}");
     }
     let req = &env.server.requests()[0];
@@ -136,11 +160,16 @@ async fn json_events_and_resume_as_the_codex_sdk_drives_it() {
     assert_eq!(req.body["reasoning"]["effort"], "high");
 
     // A second process continues the thread from its session file.
-    env.server.push(responses::text_turn("resp_3", "second done"));
+    env.server
+        .push(responses::text_turn("resp_3", "second done"));
     let mut cmd = env.exec();
     cmd.args(["resume", &thread_id]);
     let out = run(cmd, "and now?").await;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let evs = events(&out);
     assert_eq!(evs[0]["thread_id"], thread_id.as_str());
     let req = &env.server.requests()[2];
@@ -149,7 +178,10 @@ async fn json_events_and_resume_as_the_codex_sdk_drives_it() {
         .iter()
         .filter_map(|i| i["content"][0]["text"].as_str())
         .collect();
-    assert!(texts.ends_with(&["list things", "first done", "and now?"]), "{texts:?}");
+    assert!(
+        texts.ends_with(&["list things", "first done", "and now?"]),
+        "{texts:?}"
+    );
     assert!(req
         .input()
         .iter()
@@ -165,7 +197,10 @@ async fn failed_turn_exits_non_zero_with_turn_failed() {
     let evs = events(&out);
     let last = evs.last().unwrap();
     assert_eq!(last["type"], "turn.failed");
-    assert!(last["error"]["message"].as_str().unwrap().contains("unauthorized"));
+    assert!(last["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("unauthorized"));
 }
 
 #[tokio::test]
@@ -183,7 +218,8 @@ async fn refuses_to_run_outside_a_git_repo_unless_told() {
 #[tokio::test]
 async fn output_schema_and_images_reach_the_request() {
     let env = Env::new().await;
-    env.server.push(responses::text_turn("resp_1", r#"{"ok":true}"#));
+    env.server
+        .push(responses::text_turn("resp_1", r#"{"ok":true}"#));
     let schema = env.repo.path().join("schema.json");
     std::fs::write(
         &schema,
@@ -193,12 +229,22 @@ async fn output_schema_and_images_reach_the_request() {
     let png = env.repo.path().join("pic.png");
     std::fs::write(&png, b"\x89PNG\r\n\x1a\n0000").unwrap();
     let mut cmd = env.exec();
-    cmd.arg("--output-schema").arg(&schema).arg("--image").arg(&png);
+    cmd.arg("--output-schema")
+        .arg(&schema)
+        .arg("--image")
+        .arg(&png);
     let out = run(cmd, "describe").await;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let req = &env.server.requests()[0];
     assert_eq!(req.body["text"]["format"]["type"], "json_schema");
-    assert_eq!(req.body["text"]["format"]["schema"]["required"], json!(["ok"]));
+    assert_eq!(
+        req.body["text"]["format"]["schema"]["required"],
+        json!(["ok"])
+    );
     let user = req.input().last().unwrap();
     assert_eq!(user["content"][0]["text"], "describe");
     assert!(user["content"][1]["image_url"]
@@ -235,16 +281,27 @@ async fn live_view_for_a_person() {
         "shell_command",
         r#"{"command":"echo visible-output"}"#,
     ));
-    env.server.push(responses::text_turn("resp_2", "All fixed."));
+    env.server
+        .push(responses::text_turn("resp_2", "All fixed."));
     let mut cmd = Command::new(BIN);
     cmd.env("CODELOOP_HOME", env.home.path())
         .env("OPENAI_API_KEY", "k")
         .env("OPENAI_BASE_URL", env.server.base_url())
-        .args(["exec", "--sandbox", "danger-full-access", "--ephemeral", "--cd"])
+        .args([
+            "exec",
+            "--sandbox",
+            "danger-full-access",
+            "--ephemeral",
+            "--cd",
+        ])
         .arg(env.repo.path())
         .arg("fix it");
     let out = run(cmd, "").await;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("> fix it"), "{stderr}");
     assert!(stderr.contains("echo visible-output"), "{stderr}");
@@ -262,7 +319,12 @@ fn apply_patch(dir: &Path, patch: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(patch.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(patch.as_bytes())
+        .unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -279,7 +341,10 @@ fn apply_patch_command_applies_or_leaves_the_tree_untouched() {
         String::from_utf8_lossy(&ok.stdout),
         "Success. Updated the following files:\nM a.txt\n"
     );
-    assert_eq!(std::fs::read_to_string(dir.path().join("a.txt")).unwrap(), "y\n");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("a.txt")).unwrap(),
+        "y\n"
+    );
     let bad = apply_patch(
         dir.path(),
         "*** Begin Patch\n*** Add File: new.txt\n+n\n*** Update File: a.txt\n@@\n-nope\n+z\n*** End Patch\n",
@@ -287,5 +352,88 @@ fn apply_patch_command_applies_or_leaves_the_tree_untouched() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(!String::from_utf8_lossy(&bad.stderr).is_empty());
     assert!(!dir.path().join("new.txt").exists());
-    assert_eq!(std::fs::read_to_string(dir.path().join("a.txt")).unwrap(), "y\n");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("a.txt")).unwrap(),
+        "y\n"
+    );
+}
+
+/// The committed demo cassette still replays against today's agent loop and
+/// really fixes the sample repo (what `make demo` shows).
+#[test]
+fn demo_cassette_replays_and_fixes_the_sample_repo() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let work = tempfile::tempdir().unwrap();
+    for name in ["stats.py", "test_stats.py"] {
+        std::fs::copy(
+            root.join("examples/sample-repo").join(name),
+            work.path().join(name),
+        )
+        .unwrap();
+    }
+    std::fs::create_dir(work.path().join(".git")).unwrap();
+    let tests = |dir: &Path| {
+        Command::new("python3")
+            .args(["-m", "unittest"])
+            .current_dir(dir)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    assert!(!tests(work.path()), "the sample repo should start broken");
+    let out = Command::new(BIN)
+        .env("CODELOOP_HOME", work.path().join(".home"))
+        .args([
+            "exec",
+            "--json",
+            "--sandbox",
+            "danger-full-access",
+            "--ephemeral",
+        ])
+        .arg("--cassette")
+        .arg(root.join("examples/demo/cassette.json"))
+        .arg("--cd")
+        .arg(work.path())
+        .arg("The tests fail (python3 -m unittest). Find the bug, fix it, and run the tests again.")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let evs = events(&out);
+    assert_eq!(evs.last().unwrap()["type"], "turn.completed");
+    assert!(evs.iter().any(|e| e["item"]["type"] == "file_change"));
+    assert!(
+        tests(work.path()),
+        "the agent's fix did not make the tests pass"
+    );
+}
+
+#[test]
+fn replay_mismatch_names_the_difference() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let work = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .env("CODELOOP_HOME", work.path().join(".home"))
+        .args(["exec", "--json", "--skip-git-repo-check", "--ephemeral"])
+        .arg("--cassette")
+        .arg(root.join("examples/demo/cassette.json"))
+        .arg("--cd")
+        .arg(work.path())
+        .arg("a different prompt")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let evs = events(&out);
+    let message = evs.last().unwrap()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(message.contains("a different prompt"), "{message}");
+    assert!(message.contains("differs"), "{message}");
 }

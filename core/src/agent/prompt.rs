@@ -19,6 +19,9 @@ How to work:
 - Commands may run in a sandbox; when one is refused, say what you needed and why.
 - When you are done, reply with a short summary of what you changed and how you checked it.";
 
+/// How the environment context message begins.
+pub const ENVIRONMENT_CONTEXT_TAG: &str = "<environment_context>";
+
 /// The user-role message that tells the model where it runs, as the Codex CLI
 /// sends it at the start of a thread.
 pub fn environment_context(
@@ -38,7 +41,7 @@ pub fn environment_context(
         "restricted"
     };
     format!(
-        "<environment_context>\n  <cwd>{}</cwd>\n  <approval_policy>{approval}</approval_policy>\n  \
+        "{ENVIRONMENT_CONTEXT_TAG}\n  <cwd>{}</cwd>\n  <approval_policy>{approval}</approval_policy>\n  \
          <sandbox_mode>{}</sandbox_mode>\n  <network_access>{network}</network_access>\n  \
          <shell>bash</shell>\n</environment_context>",
         cwd.display(),

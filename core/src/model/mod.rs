@@ -50,12 +50,22 @@ pub struct ReasoningConfig {
 pub enum ResponseEvent {
     Created,
     /// An output item began (a tool call, a message).
-    OutputItemAdded { item: ResponseItem },
+    OutputItemAdded {
+        item: ResponseItem,
+    },
     /// An output item is finished; tool calls run from these.
-    OutputItemDone { item: ResponseItem },
-    OutputTextDelta { delta: String },
-    ReasoningSummaryDelta { delta: String },
-    ReasoningContentDelta { delta: String },
+    OutputItemDone {
+        item: ResponseItem,
+    },
+    OutputTextDelta {
+        delta: String,
+    },
+    ReasoningSummaryDelta {
+        delta: String,
+    },
+    ReasoningContentDelta {
+        delta: String,
+    },
     /// The response is complete. Every successful stream ends with this.
     Completed {
         response_id: String,

@@ -6,6 +6,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::chat::ChatClient;
+use super::replay::{Recorder, ReplayClient};
+use super::responses::ResponsesClient;
 use super::retry::RetryPolicy;
 use super::ModelClient;
 use crate::error::{Error, Result};
@@ -144,6 +147,19 @@ impl ProviderConfig {
 /// Build the client for a resolved provider, wrapped in a recorder when
 /// `record` is set.
 pub fn build_client(config: &ProviderConfig) -> Result<Arc<dyn ModelClient>> {
-    let _ = config;
-    Err(Error::Config("model providers are being written".into()))
+    let client: Arc<dyn ModelClient> = if config.id == "replay" {
+        let path = config.cassette.as_ref().ok_or_else(|| {
+            Error::Config("the replay provider needs a cassette file (`cassette` option)".into())
+        })?;
+        Arc::new(ReplayClient::open(path)?.with_retry_policy(config.retry))
+    } else {
+        match config.wire_api {
+            WireApi::Responses => Arc::new(ResponsesClient::new(config.clone())?),
+            WireApi::Chat => Arc::new(ChatClient::new(config.clone())?),
+        }
+    };
+    Ok(match &config.record {
+        Some(path) => Arc::new(Recorder::new(client, path.clone())),
+        None => client,
+    })
 }

@@ -83,34 +83,33 @@ pub async fn run_request(
     let mut request_retries = 0u32;
     let mut stream_retries = 0u32;
     loop {
-        let (message, retry_after, budget) = match attempt(client, request, &policy, on_progress)
-            .await
-        {
-            Ok(done) => return Ok(done),
-            Err(Failure::Fatal(e)) => return Err(e),
-            Err(Failure::Request {
-                message,
-                retry_after,
-            }) => {
-                request_retries += 1;
-                (
+        let (message, retry_after, budget) =
+            match attempt(client, request, &policy, on_progress).await {
+                Ok(done) => return Ok(done),
+                Err(Failure::Fatal(e)) => return Err(e),
+                Err(Failure::Request {
                     message,
                     retry_after,
-                    (request_retries, policy.request_max_retries),
-                )
-            }
-            Err(Failure::Stream {
-                message,
-                retry_after,
-            }) => {
-                stream_retries += 1;
-                (
+                }) => {
+                    request_retries += 1;
+                    (
+                        message,
+                        retry_after,
+                        (request_retries, policy.request_max_retries),
+                    )
+                }
+                Err(Failure::Stream {
                     message,
                     retry_after,
-                    (stream_retries, policy.stream_max_retries),
-                )
-            }
-        };
+                }) => {
+                    stream_retries += 1;
+                    (
+                        message,
+                        retry_after,
+                        (stream_retries, policy.stream_max_retries),
+                    )
+                }
+            };
         let (attempt_no, max) = budget;
         if attempt_no > max {
             return Err(Error::Stream(format!(

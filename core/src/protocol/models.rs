@@ -100,11 +100,19 @@ impl ResponseItem {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ContentItem {
-    InputText { text: String },
-    OutputText { text: String },
+    InputText {
+        text: String,
+    },
+    OutputText {
+        text: String,
+    },
     /// An image as a URL, usually `data:image/png;base64,...`.
-    InputImage { image_url: String },
-    Refusal { refusal: String },
+    InputImage {
+        image_url: String,
+    },
+    Refusal {
+        refusal: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

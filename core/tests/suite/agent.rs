@@ -65,7 +65,11 @@ fn completed_items(events: &[ThreadEvent]) -> Vec<ItemDetails> {
 fn call(call_id: &str, name: &str, args: Value) -> Reply {
     responses::turn(
         &format!("resp_{call_id}"),
-        [responses::function_call_item(call_id, name, &args.to_string())],
+        [responses::function_call_item(
+            call_id,
+            name,
+            &args.to_string(),
+        )],
     )
 }
 
@@ -105,7 +109,12 @@ async fn text_turn_emits_codex_event_sequence_and_request_shape() {
         .collect();
     assert_eq!(
         kinds,
-        ["thread.started", "turn.started", "item.completed", "turn.completed"]
+        [
+            "thread.started",
+            "turn.started",
+            "item.completed",
+            "turn.completed"
+        ]
     );
     assert_eq!(
         events[0],
@@ -125,7 +134,10 @@ async fn text_turn_emits_codex_event_sequence_and_request_shape() {
     assert_eq!(req.body["model"], "test-model");
     assert_eq!(req.body["stream"], true);
     assert_eq!(req.body["prompt_cache_key"], thread.id());
-    assert!(req.body["instructions"].as_str().unwrap().contains("codeloop"));
+    assert!(req.body["instructions"]
+        .as_str()
+        .unwrap()
+        .contains("codeloop"));
     let input = req.input();
     assert!(input[0]["content"][0]["text"]
         .as_str()
@@ -133,7 +145,13 @@ async fn text_turn_emits_codex_event_sequence_and_request_shape() {
         .starts_with("<environment_context>"));
     assert_eq!(input.last().unwrap()["content"][0]["text"], "say hello");
     let tools = req.tool_names();
-    for t in ["shell_command", "apply_patch", "update_plan", "view_image", "read_file"] {
+    for t in [
+        "shell_command",
+        "apply_patch",
+        "update_plan",
+        "view_image",
+        "read_file",
+    ] {
         assert!(tools.contains(&t.to_string()), "{t} missing from {tools:?}");
     }
 }
@@ -180,7 +198,10 @@ async fn shell_call_runs_and_output_goes_back_to_the_model() {
         }
         other => panic!("unexpected {other:?}"),
     }
-    assert!(matches!(events.last(), Some(ThreadEvent::TurnCompleted { .. })));
+    assert!(matches!(
+        events.last(),
+        Some(ThreadEvent::TurnCompleted { .. })
+    ));
     let second = &h.server.requests()[1];
     let out = output_for(second.input(), "c1");
     assert!(out.starts_with("Exit code: 3\nWall time: "), "{out}");
@@ -302,7 +323,11 @@ async fn max_turns_stops_the_run_with_a_budget_error() {
         }
         other => panic!("unexpected {other:?}"),
     }
-    assert_eq!(completed_items(&events).len(), 2, "the items so far are kept");
+    assert_eq!(
+        completed_items(&events).len(),
+        2,
+        "the items so far are kept"
+    );
     assert_eq!(h.server.requests().len(), 2);
 }
 
@@ -335,7 +360,10 @@ async fn usage_is_cumulative_across_turns() {
         .iter()
         .filter_map(|i| i["content"][0]["text"].as_str().map(String::from))
         .collect();
-    assert!(texts.ends_with(&["one".into(), "a".into(), "two".into()]), "{texts:?}");
+    assert!(
+        texts.ends_with(&["one".into(), "a".into(), "two".into()]),
+        "{texts:?}"
+    );
 }
 
 #[tokio::test]
@@ -362,7 +390,11 @@ async fn interrupt_kills_the_command_group_and_the_thread_runs_again() {
     let error = failed.expect("turn.failed");
     assert_eq!(error.code, Some(ErrorCode::Interrupted));
     assert!(begun.elapsed() < Duration::from_secs(60));
-    let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+    let pid: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     assert!(
         super::support::wait_dead(pid, Duration::from_secs(10)),
         "grandchild {pid} survived the interrupt"
@@ -470,7 +502,10 @@ async fn host_tools_and_hooks_go_through_the_host() {
     .unwrap();
     let result = agent.start_thread().run("check BUG-1").await.unwrap();
     assert_eq!(host.tool_calls.load(Ordering::SeqCst), 2);
-    assert!(!marker.exists(), "the PreToolUse hook did not block the shell");
+    assert!(
+        !marker.exists(),
+        "the PreToolUse hook did not block the shell"
+    );
     let input = h.server.requests()[1].input().to_vec();
     assert_eq!(output_for(&input, "t1"), "ticket BUG-1: median is wrong");
     assert!(output_for(&input, "t2").contains("no such ticket"));
@@ -483,8 +518,13 @@ async fn host_tools_and_hooks_go_through_the_host() {
             _ => None,
         })
         .collect();
-    assert_eq!(statuses, [ToolCallStatus::Completed, ToolCallStatus::Failed]);
-    assert!(h.server.requests()[0].tool_names().contains(&"lookup_ticket".to_string()));
+    assert_eq!(
+        statuses,
+        [ToolCallStatus::Completed, ToolCallStatus::Failed]
+    );
+    assert!(h.server.requests()[0]
+        .tool_names()
+        .contains(&"lookup_ticket".to_string()));
     let hooks = host.hooks.lock().unwrap().clone();
     assert_eq!(hooks[0], "SessionStart");
     assert_eq!(hooks[1], "UserPromptSubmit");
@@ -503,8 +543,10 @@ async fn resume_continues_from_the_rollout_file() {
         session_dir: Some(sessions.path().to_path_buf()),
         ..h.options()
     };
-    h.server.push(responses::text_turn("resp_1", "first answer"));
-    h.server.push(responses::text_turn("resp_2", "second answer"));
+    h.server
+        .push(responses::text_turn("resp_1", "first answer"));
+    h.server
+        .push(responses::text_turn("resp_2", "second answer"));
     let id = {
         let thread = Agent::new(options.clone()).unwrap().start_thread();
         thread.run("first question").await.unwrap();
@@ -525,7 +567,10 @@ async fn resume_continues_from_the_rollout_file() {
         ["first question", "first answer", "second question"]
     );
     assert_eq!(
-        texts.iter().filter(|t| t.starts_with("<environment_context>")).count(),
+        texts
+            .iter()
+            .filter(|t| t.starts_with("<environment_context>"))
+            .count(),
         1,
         "a resumed thread is not primed twice"
     );
@@ -536,7 +581,9 @@ async fn deltas_share_the_id_of_the_completed_message() {
     let h = Harness::new().await;
     h.server.push(responses::sse([
         responses::created(),
-        responses::output_item_added(json!({"type":"message","id":"m1","role":"assistant","content":[]})),
+        responses::output_item_added(
+            json!({"type":"message","id":"m1","role":"assistant","content":[]}),
+        ),
         responses::output_text_delta("Hel"),
         responses::output_text_delta("lo"),
         responses::message("m1", "Hello"),
@@ -592,10 +639,13 @@ async fn retries_are_reported_as_error_events_and_the_turn_succeeds() {
     h.server.push(Reply::server_error());
     h.server.push(responses::text_turn("resp_1", "recovered"));
     let events = collect(h.agent().start_thread().run_streamed("hi")).await;
-    assert!(events
-        .iter()
-        .any(|e| matches!(e, ThreadEvent::Error { message } if message.contains("Reconnecting... 1/2"))));
-    assert!(matches!(events.last(), Some(ThreadEvent::TurnCompleted { .. })));
+    assert!(events.iter().any(
+        |e| matches!(e, ThreadEvent::Error { message } if message.contains("Reconnecting... 1/2"))
+    ));
+    assert!(matches!(
+        events.last(),
+        Some(ThreadEvent::TurnCompleted { .. })
+    ));
     assert_eq!(h.server.requests().len(), 2);
 }
 

@@ -1,5 +1,5 @@
 mod agent;
 mod apply_patch;
 mod providers;
-mod tools;
 mod support;
+mod tools;

@@ -28,4 +28,3 @@ pub fn wait_dead(pid: i32, within: Duration) -> bool {
     unsafe { libc::close(fd) };
     dead
 }
-
