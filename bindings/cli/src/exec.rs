@@ -186,17 +186,17 @@ async fn run(args: ExecArgs) -> anyhow::Result<ExitCode> {
         Some(_) => bail!("`exec resume` needs a thread id or --last"),
     };
 
+    let input = Input(input);
     let mut view = (!c.json).then(|| LiveView::new(&agent, std::io::stderr().is_terminal()));
     if let Some(v) = view.as_mut() {
-        v.header(&input_text(&input));
+        v.header(&input.text());
     }
-    let mut events = thread.run_streamed(Input(input));
+    let mut events = thread.run_streamed(input);
     let mut stdout = std::io::stdout().lock();
     let mut last_message = None;
     let mut failed = false;
     let mut ticker = tokio::time::interval(std::time::Duration::from_millis(80));
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
+    let mut signals = Signals::new()?;
     let mut interrupted = false;
     loop {
         let event = tokio::select! {
@@ -205,7 +205,14 @@ async fn run(args: ExecArgs) -> anyhow::Result<ExitCode> {
                 if let Some(v) = view.as_mut() { v.tick(); }
                 continue;
             }
-            _ = &mut ctrl_c, if !interrupted => {
+            signal = signals.recv() => {
+                if interrupted {
+                    // A second signal: the person (or the SDK) wants out now.
+                    eprintln!("codeloop: {signal} again; exiting without waiting for the turn");
+                    std::process::exit(130);
+                }
+                // The first one interrupts the turn, which kills running
+                // commands with their process groups, then exits normally.
                 interrupted = true;
                 thread.interrupt();
                 continue;
@@ -251,15 +258,32 @@ async fn run(args: ExecArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn input_text(input: &[UserInput]) -> String {
-    input
-        .iter()
-        .filter_map(|i| match i {
-            UserInput::Text { text } => Some(text.as_str()),
-            UserInput::LocalImage { .. } => None,
+/// SIGINT, SIGTERM and SIGHUP: how a person (Ctrl-C), an SDK aborting a run,
+/// or a closed terminal stop `exec`. All three interrupt the turn first so
+/// no command outlives the process.
+struct Signals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> anyhow::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            int: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+            term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+            hup: signal(SignalKind::hangup()).context("installing the SIGHUP handler")?,
         })
-        .collect::<Vec<_>>()
-        .join("\n")
+    }
+
+    async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.int.recv() => "SIGINT",
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.hup.recv() => "SIGHUP",
+        }
+    }
 }
 
 fn build_options(c: &CommonArgs) -> anyhow::Result<AgentOptions> {

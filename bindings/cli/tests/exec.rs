@@ -437,3 +437,77 @@ fn replay_mismatch_names_the_difference() {
     assert!(message.contains("a different prompt"), "{message}");
     assert!(message.contains("differs"), "{message}");
 }
+
+/// Wait until `pid` has terminated, by polling a pidfd (readable on exit).
+fn wait_dead(pid: i32, within: std::time::Duration) -> bool {
+    // SAFETY: plain syscalls on integers; the fd is closed below.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
+    if fd < 0 {
+        return std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+    }
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ready = loop {
+        let r = unsafe { libc::poll(&mut pfd, 1, within.as_millis() as i32) };
+        if r < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+            continue;
+        }
+        break r;
+    };
+    unsafe { libc::close(fd) };
+    ready == 1
+}
+
+#[tokio::test]
+async fn sigterm_interrupts_the_turn_and_kills_running_commands() {
+    use std::io::BufRead;
+    let env = Env::new().await;
+    let pidfile = env.repo.path().join("grandchild.pid");
+    env.server.push(responses::function_call_turn(
+        "resp_1",
+        "call_1",
+        "shell_command",
+        &json!({"command": format!("sleep 300 & echo $! > {}; echo started; wait", pidfile.display())})
+            .to_string(),
+    ));
+    let mut cmd = env.exec();
+    cmd.arg("--include-deltas").arg("go");
+    let (code, events) = tokio::task::spawn_blocking(move || {
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut events = Vec::new();
+        for line in stdout.lines() {
+            let event: Value = serde_json::from_str(&line.unwrap()).unwrap();
+            if event["type"] == "item.delta" && event["delta"].as_str().unwrap().contains("started")
+            {
+                // SAFETY: signalling our own child process.
+                unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+            }
+            events.push(event);
+        }
+        (child.wait().unwrap().code(), events)
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, Some(130));
+    let last = events.last().unwrap();
+    assert_eq!(last["type"], "turn.failed");
+    assert_eq!(last["error"]["code"], "interrupted");
+    let pid: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        wait_dead(pid, std::time::Duration::from_secs(10)),
+        "the command's background child {pid} outlived codeloop"
+    );
+}

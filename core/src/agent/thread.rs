@@ -1,11 +1,12 @@
 //! A thread: one conversation, run turn by turn.
 
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
-use futures::{Stream, StreamExt};
+use futures::{FutureExt, Stream, StreamExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
@@ -29,6 +30,9 @@ pub(crate) struct ThreadInner {
     /// The running turn's token, for `interrupt`.
     pub running: Mutex<Option<CancellationToken>>,
     pub next_item_id: Arc<AtomicU64>,
+    /// Usage as of the last finished turn, readable while a turn runs (even
+    /// from a host callback of that turn, which must not wait on `state`).
+    pub usage: Mutex<Usage>,
 }
 
 pub(crate) struct ThreadState {
@@ -50,6 +54,7 @@ impl Thread {
         rollout: Option<Rollout>,
     ) -> Thread {
         let primed = !history.is_empty();
+        let history = super::turn::answer_unanswered_calls(history);
         Thread {
             inner: Arc::new(ThreadInner {
                 agent,
@@ -63,6 +68,7 @@ impl Thread {
                 }),
                 running: Mutex::new(None),
                 next_item_id: Arc::new(AtomicU64::new(0)),
+                usage: Mutex::new(usage),
             }),
         }
     }
@@ -72,12 +78,13 @@ impl Thread {
         &self.inner.id
     }
 
-    /// Cumulative token usage so far.
-    pub async fn usage(&self) -> Usage {
-        self.inner.state.lock().await.usage
+    /// Cumulative token usage as of the last finished turn.
+    pub fn usage(&self) -> Usage {
+        *self.inner.usage.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The model-facing history so far.
+    /// The model-facing history so far. Waits for a running turn to finish,
+    /// so do not call it from a host callback of this thread's turn.
     pub async fn history(&self) -> Vec<ResponseItem> {
         self.inner.state.lock().await.history.clone()
     }
@@ -91,44 +98,65 @@ impl Thread {
         let (tx, rx) = mpsc::unbounded_channel();
         let cancel = CancellationToken::new();
         let sink = EventSink::new(tx, self.inner.next_item_id.clone());
-        let busy = {
+        let error = Arc::new(Mutex::new(None));
+        let stream = |guard: Option<DropGuard>| EventStream {
+            rx,
+            _guard: guard,
+            done: false,
+            error: error.clone(),
+        };
+        let claimed = {
             let mut running = self.inner.running.lock().unwrap_or_else(|p| p.into_inner());
-            if running.is_some() {
-                true
-            } else {
+            running.is_none() && {
                 *running = Some(cancel.clone());
-                false
+                true
             }
         };
-        if busy {
-            sink.emit(ThreadEvent::TurnFailed {
-                error: Error::Busy.to_thread_error(),
-            });
-        } else {
-            let inner = self.inner.clone();
-            let token = cancel.clone();
-            let spawned = crate::runtime::spawn(async move {
-                super::turn::run_turn(inner.clone(), input, sink, token).await;
-                *inner.running.lock().unwrap_or_else(|p| p.into_inner()) = None;
-            });
-            if let Err(e) = spawned {
-                *self.inner.running.lock().unwrap_or_else(|p| p.into_inner()) = None;
-                let (tx, rx) = mpsc::unbounded_channel();
-                let _ = tx.send(ThreadEvent::TurnFailed {
-                    error: e.to_thread_error(),
-                });
-                return EventStream {
-                    rx,
-                    _guard: None,
-                    done: false,
-                };
+        if !claimed {
+            fail(&sink, &error, Error::Busy);
+            return stream(None);
+        }
+        let inner = self.inner.clone();
+        let token = cancel.clone();
+        let task_error = error.clone();
+        let task_sink = sink.clone();
+        let spawned = crate::runtime::spawn(async move {
+            let outcome = AssertUnwindSafe(super::turn::run_turn(
+                inner.clone(),
+                input,
+                task_sink.clone(),
+                token.clone(),
+            ))
+            .catch_unwind()
+            .await;
+            // Free the thread before announcing the end, so a caller that runs
+            // again as soon as it sees the last event never finds it busy. The
+            // slot holds this turn's token: no other turn can start while it is set.
+            *inner.running.lock().unwrap_or_else(|p| p.into_inner()) = None;
+            match outcome {
+                Ok(Ok(usage)) => task_sink.emit(ThreadEvent::TurnCompleted { usage }),
+                Ok(Err(e)) => fail(&task_sink, &task_error, e),
+                Err(panic) => {
+                    let what = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "unknown panic".into());
+                    tracing::error!(%what, "a turn panicked");
+                    fail(
+                        &task_sink,
+                        &task_error,
+                        Error::Internal(format!("the turn panicked: {what}")),
+                    )
+                }
             }
+        });
+        if let Err(e) = spawned {
+            *self.inner.running.lock().unwrap_or_else(|p| p.into_inner()) = None;
+            fail(&sink, &error, e);
+            return stream(None);
         }
-        EventStream {
-            rx,
-            _guard: Some(cancel.drop_guard()),
-            done: false,
-        }
+        stream(Some(cancel.drop_guard()))
     }
 
     /// Run one turn to its end and collect the result. A failed turn is an
@@ -153,7 +181,11 @@ impl Thread {
                         usage,
                     })
                 }
-                ThreadEvent::TurnFailed { error } => return Err(Error::from_thread_error(&error)),
+                ThreadEvent::TurnFailed { error } => {
+                    return Err(stream
+                        .take_error()
+                        .unwrap_or_else(|| Error::from_thread_error(&error)))
+                }
                 _ => {}
             }
         }
@@ -184,9 +216,26 @@ pub struct EventStream {
     rx: mpsc::UnboundedReceiver<ThreadEvent>,
     _guard: Option<DropGuard>,
     done: bool,
+    /// The error of a failed turn, as the core raised it (the event carries
+    /// only its message and code).
+    error: Arc<Mutex<Option<Error>>>,
+}
+
+/// Report a failed turn: keep the error for `run`, then emit `turn.failed`.
+fn fail(sink: &EventSink, slot: &Mutex<Option<Error>>, error: Error) {
+    let event = ThreadEvent::TurnFailed {
+        error: error.to_thread_error(),
+    };
+    *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(error);
+    sink.emit(event);
 }
 
 impl EventStream {
+    /// The error of the failed turn, once `turn.failed` was received.
+    pub fn take_error(&self) -> Option<Error> {
+        self.error.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
     /// Disarm the interrupt-on-drop guard: the turn runs on when the stream is dropped.
     pub fn detach(&mut self) {
         if let Some(g) = self._guard.take() {

@@ -17,19 +17,19 @@ use crate::model::retry::{run_request, Progress};
 use crate::model::{ModelRequest, ReasoningConfig};
 use crate::protocol::{
     ContentItem, DeltaKind, HookDecision, HookEvent, ItemDetails, ReasoningContent,
-    ReasoningSummary, ResponseItem, ThreadEvent,
+    ReasoningSummary, ResponseItem, ThreadEvent, Usage,
 };
 use crate::session::RolloutRecord;
 use crate::tools::{EventSink, ToolCall, ToolContext, ToolOutput};
 
-/// Run one turn, reporting everything through `sink`. Never panics out: every
-/// failure becomes `turn.failed`.
+/// Run one turn, reporting its items through `sink`. Returns the thread's
+/// cumulative usage; the caller emits the terminal event.
 pub(crate) async fn run_turn(
     thread: Arc<ThreadInner>,
     input: Input,
     sink: EventSink,
     cancel: CancellationToken,
-) {
+) -> Result<Usage> {
     let mut state = thread.state.lock().await;
     if !state.announced {
         state.announced = true;
@@ -66,21 +66,12 @@ pub(crate) async fn run_turn(
     if let Some(item) = plan {
         sink.emit(ThreadEvent::ItemCompleted { item });
     }
-    let result = result.and_then(|()| {
-        if let Some(rollout) = &state.rollout {
-            rollout.append(RolloutRecord::TurnCompleted { usage: state.usage })?;
-        }
-        Ok(())
-    });
-    match result {
-        Ok(()) => sink.emit(ThreadEvent::TurnCompleted { usage: state.usage }),
-        Err(e) => {
-            tracing::info!(error = %e, "turn failed");
-            sink.emit(ThreadEvent::TurnFailed {
-                error: e.to_thread_error(),
-            })
-        }
+    *thread.usage.lock().unwrap_or_else(|p| p.into_inner()) = state.usage;
+    result?;
+    if let Some(rollout) = &state.rollout {
+        rollout.append(RolloutRecord::TurnCompleted { usage: state.usage })?;
     }
+    Ok(state.usage)
 }
 
 /// Append items to the history and the rollout file.
@@ -101,15 +92,15 @@ async fn turn_loop(
     ctx: &ToolContext,
 ) -> Result<()> {
     let agent = &thread.agent;
-    let host = &agent.host;
     let cwd = agent.cwd.display().to_string();
+    state.history = answer_unanswered_calls(std::mem::take(&mut state.history));
     if !state.primed {
         if state.rollout.is_none() {
             if let Some(store) = &agent.sessions {
                 state.rollout = Some(store.create(agent.session_meta(&thread.id))?);
             }
         }
-        let started = host
+        let started = ctx
             .hook(HookEvent::SessionStart {
                 session_id: thread.id.clone(),
                 cwd: cwd.clone(),
@@ -133,7 +124,7 @@ async fn turn_loop(
         state.primed = true;
     }
 
-    let prompt = host
+    let prompt = ctx
         .hook(HookEvent::UserPromptSubmit {
             session_id: thread.id.clone(),
             cwd: cwd.clone(),
@@ -153,6 +144,9 @@ async fn turn_loop(
     }
 
     let mut requests = 0u32;
+    // Set once a Stop hook kept the turn going, so the hook can tell it is
+    // looping (as in Claude Code) and let the agent stop.
+    let mut stop_hook_active = false;
     loop {
         if let Some(max) = agent.options.max_turns {
             if requests >= max {
@@ -211,8 +205,10 @@ async fn turn_loop(
                     summary, content, ..
                 } => {
                     let text = reasoning_text(summary, content.as_deref());
+                    // Take the id even for an empty summary, so the next
+                    // reasoning item keeps the id its deltas went to.
+                    let id = streaming.reasoning_id(&ctx.events);
                     if !text.is_empty() {
-                        let id = streaming.reasoning_id(&ctx.events);
                         ctx.events.completed(&id, ItemDetails::Reasoning { text });
                     }
                 }
@@ -226,14 +222,16 @@ async fn turn_loop(
         record(state, response.items)?;
 
         if calls.is_empty() {
-            let stop = host
+            let stop = ctx
                 .hook(HookEvent::Stop {
                     session_id: thread.id.clone(),
                     cwd: cwd.clone(),
                     last_assistant_message: last_message,
+                    stop_hook_active,
                 })
                 .await?;
             if stop.decision == HookDecision::Deny {
+                stop_hook_active = true;
                 // A Stop hook that blocks asks the agent to keep working.
                 let reason = stop
                     .reason
@@ -283,7 +281,7 @@ async fn run_calls(
     let mut i = 0;
     while i < calls.len() {
         if ctx.cancel.is_cancelled() {
-            outputs.push(Ok(ToolOutput::error("aborted: the turn was interrupted")));
+            outputs.push(Ok(ToolOutput::error(ABORTED_OUTPUT)));
             i += 1;
             continue;
         }
@@ -301,6 +299,54 @@ async fn run_calls(
     }
     outputs
 }
+
+/// Make a history the API accepts again after a turn was cut short (a killed
+/// process, a panic): every tool call gets an output, right after it, saying
+/// it was aborted; outputs whose call is gone are dropped.
+pub(crate) fn answer_unanswered_calls(history: Vec<ResponseItem>) -> Vec<ResponseItem> {
+    use std::collections::HashSet;
+    let call_id = |item: &ResponseItem| match item {
+        ResponseItem::FunctionCall { call_id, .. }
+        | ResponseItem::CustomToolCall { call_id, .. } => Some(call_id.clone()),
+        _ => None,
+    };
+    let output_id = |item: &ResponseItem| match item {
+        ResponseItem::FunctionCallOutput { call_id, .. }
+        | ResponseItem::CustomToolCallOutput { call_id, .. } => Some(call_id.clone()),
+        _ => None,
+    };
+    let calls: HashSet<String> = history.iter().filter_map(call_id).collect();
+    let answered: HashSet<String> = history.iter().filter_map(output_id).collect();
+    if calls == answered {
+        return history;
+    }
+    let mut out = Vec::with_capacity(history.len() + calls.len());
+    for item in history {
+        if output_id(&item).is_some_and(|id| !calls.contains(&id)) {
+            continue;
+        }
+        let missing = match &item {
+            ResponseItem::FunctionCall { call_id, .. } if !answered.contains(call_id) => {
+                Some(ResponseItem::FunctionCallOutput {
+                    call_id: call_id.clone(),
+                    output: ABORTED_OUTPUT.into(),
+                })
+            }
+            ResponseItem::CustomToolCall { call_id, .. } if !answered.contains(call_id) => {
+                Some(ResponseItem::CustomToolCallOutput {
+                    call_id: call_id.clone(),
+                    output: ABORTED_OUTPUT.into(),
+                })
+            }
+            _ => None,
+        };
+        out.push(item);
+        out.extend(missing);
+    }
+    out
+}
+
+const ABORTED_OUTPUT: &str = "aborted: the turn ended before this call finished";
 
 fn user_message(input: &Input, cwd: &std::path::Path) -> Result<ResponseItem> {
     let mut content = Vec::new();
@@ -417,5 +463,46 @@ impl StreamingIds {
         self.reasoning
             .pop_front()
             .unwrap_or_else(|| events.next_item_id())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unanswered_calls_get_an_aborted_output_and_orphans_go() {
+        let call = |id: &str| ResponseItem::FunctionCall {
+            id: None,
+            name: "shell".into(),
+            arguments: "{}".into(),
+            call_id: id.into(),
+        };
+        let output = |id: &str| ResponseItem::FunctionCallOutput {
+            call_id: id.into(),
+            output: "ok".into(),
+        };
+        let history = vec![
+            ResponseItem::user_text("hi"),
+            call("a"),
+            call("b"),
+            output("a"),
+            output("ghost"),
+        ];
+        let fixed = answer_unanswered_calls(history);
+        assert_eq!(
+            fixed,
+            vec![
+                ResponseItem::user_text("hi"),
+                call("a"),
+                call("b"),
+                ResponseItem::FunctionCallOutput {
+                    call_id: "b".into(),
+                    output: ABORTED_OUTPUT.into()
+                },
+                output("a"),
+            ]
+        );
+        assert_eq!(answer_unanswered_calls(fixed.clone()), fixed);
     }
 }

@@ -108,6 +108,10 @@ pub enum HookEvent {
         session_id: String,
         cwd: String,
         last_assistant_message: Option<String>,
+        /// True when an earlier Stop hook of this turn already kept it going;
+        /// a hook should then let it stop, or it loops until `max_turns`.
+        #[serde(default)]
+        stop_hook_active: bool,
     },
 }
 

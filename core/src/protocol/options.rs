@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::host::HostToolSpec;
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct AgentOptions {
     /// Model name sent to the provider. Default: `gpt-5.4` (or the provider's default).
@@ -25,7 +25,7 @@ pub struct AgentOptions {
     /// Name of the environment variable holding the API key. Default: `OPENAI_API_KEY`
     /// (`CODEX_API_KEY` is also read for the OpenAI provider).
     pub api_key_env: Option<String>,
-    /// The API key itself; takes precedence over `api_key_env`. Never logged.
+    /// The API key itself; takes precedence over `api_key_env`. Redacted in `Debug`.
     pub api_key: Option<String>,
     /// Extra HTTP headers sent with every model request.
     pub http_headers: BTreeMap<String, String>,
@@ -75,6 +75,18 @@ pub struct AgentOptions {
     pub session_dir: Option<PathBuf>,
     /// Do not write a rollout file for the agent's threads.
     pub ephemeral: bool,
+}
+
+/// Options print as their JSON with the API key redacted, so logging them
+/// never leaks the key.
+impl std::fmt::Debug for AgentOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut value = serde_json::to_value(self).map_err(|_| std::fmt::Error)?;
+        if let Some(key) = value.get_mut("api_key").filter(|k| !k.is_null()) {
+            *key = Value::String("<redacted>".into());
+        }
+        write!(f, "AgentOptions {value}")
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -145,4 +157,24 @@ pub enum ReasoningSummaryMode {
     Concise,
     Detailed,
     None,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_redacts_the_api_key() {
+        let options = AgentOptions {
+            api_key: Some("sk-very-secret".into()),
+            model: Some("m".into()),
+            ..AgentOptions::default()
+        };
+        let shown = format!("{options:?}");
+        assert!(!shown.contains("sk-very-secret"), "{shown}");
+        assert!(
+            shown.contains("<redacted>") && shown.contains("\"model\":\"m\""),
+            "{shown}"
+        );
+    }
 }

@@ -211,6 +211,8 @@ impl Rollout {
             .append(true)
             .open(&path)
             .map_err(|e| Error::io(format!("opening session file {}", path.display()), e))?;
+        drop_torn_tail(&path)
+            .map_err(|e| Error::io(format!("repairing session file {}", path.display()), e))?;
         Ok(Rollout {
             path,
             file: Mutex::new(file),
@@ -236,6 +238,37 @@ impl Rollout {
         file.write_all(text.as_bytes())
             .and_then(|_| file.flush())
             .map_err(|e| Error::io(format!("writing session file {}", self.path.display()), e))
+    }
+}
+
+/// Cut a partial last line (a writer killed mid-record) so the next record
+/// starts on a line of its own instead of being glued to the torn bytes.
+fn drop_torn_tail(path: &Path) -> std::io::Result<()> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = OpenOptions::new().read(true).write(true).open(path)?;
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(());
+    }
+    // Read backwards in blocks until the last newline.
+    let mut end = len;
+    let mut block = vec![0u8; 4096];
+    loop {
+        let start = end.saturating_sub(block.len() as u64);
+        let n = (end - start) as usize;
+        file.seek(SeekFrom::Start(start))?;
+        std::io::Read::read_exact(&mut file, &mut block[..n])?;
+        if let Some(pos) = block[..n].iter().rposition(|&b| b == b'\n') {
+            let keep = start + pos as u64 + 1;
+            if keep != len {
+                file.set_len(keep)?;
+            }
+            return Ok(());
+        }
+        if start == 0 {
+            return file.set_len(0);
+        }
+        end = start;
     }
 }
 
@@ -307,7 +340,20 @@ mod tests {
         let loaded = SessionStore::load(&path)?;
         assert_eq!(loaded.history, vec![ResponseItem::user_text("hi")]);
         assert_eq!(loaded.meta.id, "t1");
-        assert_eq!(store.latest(), Some(path));
+        assert_eq!(store.latest(), Some(path.clone()));
+        // Reopening for resume cuts the torn tail, so later records stay readable.
+        let reopened = Rollout::open(path.clone())?;
+        reopened.append(RolloutRecord::ResponseItem(ResponseItem::user_text(
+            "again",
+        )))?;
+        let loaded = SessionStore::load(&path)?;
+        assert_eq!(
+            loaded.history,
+            vec![
+                ResponseItem::user_text("hi"),
+                ResponseItem::user_text("again")
+            ]
+        );
         Ok(())
     }
 }

@@ -10,7 +10,10 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::agent::host::Host;
-use crate::protocol::{ApprovalPolicy, DeltaKind, ItemDetails, ThreadEvent, ThreadItem};
+use crate::error::{Error, Result};
+use crate::protocol::{
+    ApprovalPolicy, DeltaKind, HookEvent, HookOutcome, ItemDetails, ThreadEvent, ThreadItem,
+};
 use crate::sandbox::SandboxPolicy;
 
 /// Emits thread events and hands out item ids (`item_N`, unique per thread).
@@ -94,6 +97,15 @@ pub struct ToolContext {
 }
 
 impl ToolContext {
+    /// Ask the host about a hook, giving up when the turn is interrupted (a
+    /// slow hook must not make `interrupt` wait).
+    pub async fn hook(&self, event: HookEvent) -> Result<HookOutcome> {
+        tokio::select! {
+            outcome = self.host.hook(event) => outcome,
+            _ = self.cancel.cancelled() => Err(Error::Interrupted),
+        }
+    }
+
     /// Resolve a path the model gave relative to the turn's cwd.
     pub fn resolve(&self, path: &str) -> PathBuf {
         let p = Path::new(path);

@@ -694,3 +694,105 @@ async fn chat_provider_runs_a_tool_loop() {
     assert_eq!(tool_msg["tool_call_id"], "call_a");
     assert!(tool_msg["content"].as_str().unwrap().contains("via-chat"));
 }
+
+struct PanickingHost;
+
+#[async_trait]
+impl Host for PanickingHost {
+    async fn hook(&self, event: HookEvent) -> codeloop_core::Result<HookOutcome> {
+        if let HookEvent::UserPromptSubmit { prompt, .. } = &event {
+            if prompt == "boom" {
+                panic!("host bug");
+            }
+        }
+        Ok(HookOutcome::default())
+    }
+}
+
+#[tokio::test]
+async fn a_panicking_callback_fails_the_turn_and_the_thread_stays_usable() {
+    let h = Harness::new().await;
+    h.server.push(responses::text_turn("resp_1", "fine"));
+    let agent = Agent::with_host(h.options(), Arc::new(PanickingHost)).unwrap();
+    let thread = agent.start_thread();
+    let err = thread.run("boom").await.unwrap_err();
+    match err {
+        Error::Internal(message) => assert!(message.contains("host bug"), "{message}"),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(thread.run("calm").await.unwrap().final_response, "fine");
+}
+
+struct StuckHost;
+
+#[async_trait]
+impl Host for StuckHost {
+    async fn hook(&self, event: HookEvent) -> codeloop_core::Result<HookOutcome> {
+        if matches!(event, HookEvent::UserPromptSubmit { .. }) {
+            futures::future::pending::<()>().await;
+        }
+        Ok(HookOutcome::default())
+    }
+}
+
+#[tokio::test]
+async fn interrupt_does_not_wait_for_a_stuck_hook() {
+    let h = Harness::new().await;
+    let agent = Agent::with_host(h.options(), Arc::new(StuckHost)).unwrap();
+    let thread = agent.start_thread();
+    let mut stream = thread.run_streamed("hi");
+    let mut last = None;
+    while let Some(event) = stream.next().await {
+        if matches!(event, ThreadEvent::TurnStarted {}) {
+            thread.interrupt();
+        }
+        last = Some(event);
+    }
+    match last {
+        Some(ThreadEvent::TurnFailed { error }) => {
+            assert_eq!(error.code, Some(ErrorCode::Interrupted))
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(h.server.requests().is_empty());
+}
+
+#[tokio::test]
+async fn back_to_back_runs_never_see_a_busy_thread() {
+    let h = Harness::new().await;
+    let n = 30;
+    for i in 0..n {
+        h.server.push(responses::text_turn(
+            &format!("resp_{i}"),
+            &format!("answer {i}"),
+        ));
+    }
+    let thread = h.agent().start_thread();
+    for i in 0..n {
+        let result = thread.run(format!("q{i}")).await.unwrap();
+        assert_eq!(result.final_response, format!("answer {i}"));
+    }
+    // Usage is readable without waiting and adds up every turn's usage.
+    let per_turn = thread.usage().input_tokens / n as u64;
+    assert!(per_turn > 0);
+    assert_eq!(thread.usage().input_tokens, per_turn * n as u64);
+}
+
+#[tokio::test]
+async fn a_failed_run_keeps_the_original_error() {
+    let h = Harness::new().await;
+    h.server.push(Reply::error(
+        404,
+        "The model `nope` does not exist",
+        "invalid_request_error",
+        Some("model_not_found"),
+    ));
+    let err = h.agent().start_thread().run("hi").await.unwrap_err();
+    match err {
+        Error::Api { status, message } => {
+            assert_eq!(status, 404);
+            assert!(message.contains("does not exist"), "{message}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
