@@ -91,6 +91,12 @@ impl Agent {
                     tool.name
                 )));
             }
+            if crate::tools::is_builtin_tool_name(&tool.name) {
+                return Err(Error::Config(format!(
+                    "host tool `{}` has the name of a built-in tool; choose another name",
+                    tool.name
+                )));
+            }
             if !names.insert(tool.name.as_str()) {
                 return Err(Error::Config(format!(
                     "host tool `{}` is defined twice",
@@ -104,21 +110,8 @@ impl Agent {
                 )));
             }
         }
+        options.shell_environment_policy.validate()?;
         let router = ToolRouter::new(&options, provider.wire_api);
-        for tool in &options.host_tools {
-            if router
-                .specs()
-                .iter()
-                .filter(|s| s.name() == tool.name)
-                .count()
-                > 1
-            {
-                return Err(Error::Config(format!(
-                    "host tool `{}` has the name of a built-in tool",
-                    tool.name
-                )));
-            }
-        }
         let sandbox = SandboxPolicy::new(
             options.sandbox,
             &cwd,

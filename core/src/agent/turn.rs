@@ -43,6 +43,7 @@ pub(crate) async fn run_turn(
         cwd: thread.agent.cwd.clone(),
         sandbox: thread.agent.sandbox.clone(),
         approval_policy: thread.agent.options.approval_policy,
+        env_policy: thread.agent.options.shell_environment_policy.clone(),
         command_timeout: thread
             .agent
             .options

@@ -113,6 +113,12 @@ pub enum ContentItem {
     Refusal {
         refusal: String,
     },
+    /// A content part type this version does not know (audio, files, …).
+    /// Accepting it keeps a whole message from failing to parse because of
+    /// one new part; its payload is dropped, and the providers leave it out
+    /// of what they send back.
+    #[serde(other)]
+    Unknown,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -151,5 +157,39 @@ impl ToolSpec {
         match self {
             ToolSpec::Function { name, .. } | ToolSpec::Custom { name, .. } => name,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_content_parts_parse_and_round_trip() -> anyhow::Result<()> {
+        let item: ResponseItem = serde_json::from_value(serde_json::json!({
+            "type": "message",
+            "role": "assistant",
+            "content": [
+                {"type": "output_audio", "data": "AAAA", "transcript": "hi"},
+                {"type": "output_text", "text": "hello"}
+            ]
+        }))?;
+        let ResponseItem::Message { content, .. } = &item else {
+            anyhow::bail!("not a message: {item:?}");
+        };
+        assert_eq!(
+            content,
+            &vec![
+                ContentItem::Unknown,
+                ContentItem::OutputText {
+                    text: "hello".into()
+                }
+            ]
+        );
+        assert_eq!(item.message_text().as_deref(), Some("hello"));
+        // Stored history (rollouts, cassettes) reads back what it wrote.
+        let again: ResponseItem = serde_json::from_value(serde_json::to_value(&item)?)?;
+        assert_eq!(again, item);
+        Ok(())
     }
 }

@@ -75,6 +75,43 @@ pub struct AgentOptions {
     pub session_dir: Option<PathBuf>,
     /// Do not write a rollout file for the agent's threads.
     pub ephemeral: bool,
+    /// The environment of tool subprocesses (Codex's `shell_environment_policy`).
+    /// The default removes variables that look like credentials.
+    pub shell_environment_policy: EnvPolicy,
+}
+
+/// Which variables of this process a tool subprocess starts from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum EnvInherit {
+    /// Every variable (then filtered by the rules below).
+    #[default]
+    All,
+    /// Only `CORE_VARS` (sandbox::env).
+    Core,
+    /// None: only what `set` adds.
+    None,
+}
+
+/// How a tool subprocess environment is built from this process's. Rules
+/// apply in Codex's order: `inherit`, then the default scrub (unless
+/// `ignore_default_excludes`), then `exclude`, then `set`, then
+/// `include_only`. Globs (`*`, `?`, `[...]`) match whole names, ignoring case.
+/// `EnvPolicy::default()` inherits everything but credentials.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct EnvPolicy {
+    pub inherit: EnvInherit,
+    /// Keep variables whose names look like credentials
+    /// (`DEFAULT_EXCLUDED_NAME_PARTS` in sandbox::env).
+    pub ignore_default_excludes: bool,
+    /// Remove variables matching any of these globs.
+    pub exclude: Vec<String>,
+    /// When not empty, keep only variables matching one of these globs
+    /// (applied last, so it also filters `set`).
+    pub include_only: Vec<String>,
+    /// Variables to set, overriding inherited ones.
+    pub set: BTreeMap<String, String>,
 }
 
 /// Options print as their JSON with the API key redacted, so logging them

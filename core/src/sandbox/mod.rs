@@ -7,6 +7,8 @@
 //! writes made by the core itself (apply_patch) are checked here against the
 //! writable roots, so `workspace-write` already confines patches.
 
+pub mod env;
+
 use std::path::{Component, Path, PathBuf};
 
 use crate::error::{Error, Result};

@@ -85,6 +85,8 @@ pub struct ToolContext {
     pub cwd: PathBuf,
     pub sandbox: SandboxPolicy,
     pub approval_policy: ApprovalPolicy,
+    /// How tool subprocess environments are built.
+    pub env_policy: crate::protocol::EnvPolicy,
     /// Default timeout of a shell command when the model gives none.
     pub command_timeout: Duration,
     pub host: Arc<dyn Host>,

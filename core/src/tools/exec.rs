@@ -24,6 +24,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::Error;
+use crate::sandbox::env::{process_env, scrubbed};
 
 /// Bytes of each output stream kept in memory by default (head and tail).
 pub const DEFAULT_OUTPUT_CAP: usize = 1024 * 1024;
@@ -52,8 +53,14 @@ pub type PreExecHook = Arc<dyn Fn() -> io::Result<()> + Send + Sync>;
 /// The environment a command starts with.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum ExecEnv {
-    /// The environment of this process, unchanged.
+    /// This process's environment without the variables that look like
+    /// credentials ([`crate::sandbox::env::scrubbed`]). The default, so a
+    /// caller that forgets to choose cannot leak the embedding program's API
+    /// keys to a command the model wrote.
     #[default]
+    Scrubbed,
+    /// The environment of this process, unchanged, secrets included. Only
+    /// for commands the user, not the model, chose.
     Inherit,
     /// Exactly these variables and nothing else.
     Exact(HashMap<String, String>),
@@ -82,7 +89,7 @@ impl ExecRequest {
         ExecRequest {
             argv,
             cwd,
-            env: ExecEnv::Inherit,
+            env: ExecEnv::default(),
             timeout: DEFAULT_TIMEOUT,
             output_cap: DEFAULT_OUTPUT_CAP,
             confine: None,
@@ -158,8 +165,14 @@ pub async fn run(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    if let ExecEnv::Exact(vars) = &req.env {
-        cmd.env_clear().envs(vars);
+    match &req.env {
+        ExecEnv::Scrubbed => {
+            cmd.env_clear().envs(scrubbed(process_env()));
+        }
+        ExecEnv::Inherit => {}
+        ExecEnv::Exact(vars) => {
+            cmd.env_clear().envs(vars);
+        }
     }
     let confine = req.confine.clone();
     // SAFETY: the closure runs in the forked child before exec, where only

@@ -13,14 +13,16 @@ pub mod shell;
 pub mod view_image;
 
 use std::collections::HashSet;
+use std::path::Path;
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::Result;
 use crate::protocol::{
-    AgentOptions, HookDecision, HookEvent, ItemDetails, ItemError, ResponseItem, ShellToolKind,
-    ToolCallStatus, ToolSpec, WireApi,
+    AgentOptions, ApprovalAction, ApprovalDecision, ApprovalPolicy, ApprovalRequest, HookDecision,
+    HookEvent, ItemDetails, ItemError, ResponseItem, ShellToolKind, ToolCallStatus, ToolSpec,
+    WireApi,
 };
 
 pub use context::{EventSink, ToolContext};
@@ -158,6 +160,16 @@ pub const SHELL_ALIASES: &[&str] = &[
     "container.exec",
 ];
 
+/// Whether `name` is a built-in tool or one of its aliases, offered or not.
+/// [`ToolRouter::dispatch`] sends these names to the built-ins before it
+/// looks at host tools, so a host tool with such a name would never be
+/// called: agents must refuse host tools for which this is true.
+pub fn is_builtin_tool_name(name: &str) -> bool {
+    SHELL_ALIASES.contains(&name)
+        || files::NAMES.contains(&name)
+        || ["apply_patch", "update_plan", "view_image"].contains(&name)
+}
+
 /// The tools of one agent: what the model is offered and where calls go.
 #[derive(Debug, Clone)]
 pub struct ToolRouter {
@@ -207,6 +219,16 @@ impl ToolRouter {
         }
         let mut host_tools = HashSet::new();
         for tool in &options.host_tools {
+            // The agent refuses such names up front; should one get here
+            // anyway, offering it would send the model two tools of one
+            // name, and its calls would reach the built-in, not the host.
+            if is_builtin_tool_name(&tool.name) {
+                tracing::warn!(
+                    tool = %tool.name,
+                    "host tool not offered: its name is taken by a built-in tool"
+                );
+                continue;
+            }
             if allowed(&tool.name) {
                 host_tools.insert(tool.name.clone());
                 specs.push(host_tool::spec(tool));
@@ -228,7 +250,9 @@ impl ToolRouter {
         files::NAMES.contains(&name) || name == "view_image" || self.host_tools.contains(name)
     }
 
-    fn offers(&self, name: &str) -> bool {
+    /// Whether the model may call `name`: offered, or an alias of the offered
+    /// shell.
+    pub fn offers(&self, name: &str) -> bool {
         self.specs.iter().any(|s| s.name() == name)
             || (self.shell_enabled && SHELL_ALIASES.contains(&name))
     }
@@ -278,9 +302,11 @@ impl ToolRouter {
         let input = call.input_value();
         let name = call.name.as_str();
         let mut output = if SHELL_ALIASES.contains(&name) {
-            shell::handle(ctx, &call).await
+            // A patch sent through the shell is still an apply_patch call:
+            // it runs only where apply_patch itself is allowed.
+            shell::handle(ctx, &call, self.offers("apply_patch")).await?
         } else if name == "apply_patch" {
-            apply_patch::handle(ctx, &call).await
+            apply_patch::try_handle(ctx, &call).await?
         } else if name == "update_plan" {
             plan::handle(ctx, &call).await
         } else if name == "view_image" {
@@ -311,6 +337,83 @@ impl ToolRouter {
         }
         Ok(output)
     }
+}
+
+/// What the user decided about an action of the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Approval {
+    /// Go ahead.
+    Run,
+    /// Do not run it; the turn goes on and the model is told.
+    Declined,
+    /// Do not run it; the turn was stopped (the user aborted, or the turn
+    /// was interrupted while waiting for an answer).
+    Aborted,
+}
+
+impl Approval {
+    /// What the model is told about a declined action (`what`: "run this
+    /// command", "apply this patch"). Starts like Codex's text, which the
+    /// models know.
+    pub(crate) fn declined_text(self, what: &str) -> String {
+        match self {
+            Approval::Aborted => {
+                format!("rejected by user: the user declined to {what} and stopped the turn")
+            }
+            _ => format!(
+                "rejected by user: the user declined to {what}, so it did not happen. Do not \
+                 try it again another way; ask the user how to proceed if it is needed."
+            ),
+        }
+    }
+}
+
+/// Ask the host before the model's command or patch runs, as the approval
+/// policy requires. `cwd` is where the action would happen.
+///
+/// For now every action asks under any policy but `never`. Codex's finer
+/// rules (known-safe read-only commands run without asking under
+/// `untrusted`; under `on-request` only actions the model escalates with
+/// `sandbox_permissions` ask) come with the sandbox work.
+///
+/// An `Err` is a failing host callback: the caller returns it so the turn
+/// fails.
+pub(crate) async fn ask_approval(
+    ctx: &ToolContext,
+    call_id: &str,
+    cwd: &Path,
+    action: ApprovalAction,
+) -> Result<Approval> {
+    let policy = match ctx.approval_policy {
+        ApprovalPolicy::Never => return Ok(Approval::Run),
+        ApprovalPolicy::OnRequest => "on-request",
+        ApprovalPolicy::Untrusted => "untrusted",
+    };
+    let request = ApprovalRequest {
+        thread_id: ctx.thread_id.clone(),
+        call_id: call_id.to_string(),
+        cwd: cwd.display().to_string(),
+        reason: Some(format!("approval policy is {policy}")),
+        action,
+    };
+    let decision = tokio::select! {
+        decision = ctx.host.approve(request) => decision?,
+        // An interrupt while the user is still deciding ends the wait: the
+        // action must not start after the turn was stopped.
+        _ = ctx.cancel.cancelled() => return Ok(Approval::Aborted),
+    };
+    Ok(match decision {
+        // "For the session" is taken as a one-time approval: remembering it
+        // needs a cache that outlives the turn (on the agent), which this
+        // layer does not own. Asking again is the safe side of that gap.
+        ApprovalDecision::Approve | ApprovalDecision::ApproveForSession => Approval::Run,
+        ApprovalDecision::Deny => Approval::Declined,
+        ApprovalDecision::Abort => {
+            // Ends the turn as interrupted once this call's output is recorded.
+            ctx.cancel.cancel();
+            Approval::Aborted
+        }
+    })
 }
 
 /// Run a tool that has no item type of its own, reporting it as a `tool_call`

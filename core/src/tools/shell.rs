@@ -8,12 +8,15 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use serde_json::{json, Value};
 
-use super::exec::{self, ExecOutput, ExecRequest};
-use super::{ToolCall, ToolContext, ToolOutput, ToolPayload};
-use crate::protocol::{CommandStatus, DeltaKind, ItemDetails, ShellToolKind, ToolSpec};
+use super::exec::{self, ExecEnv, ExecOutput, ExecRequest};
+use super::{ask_approval, Approval, ToolCall, ToolContext, ToolOutput, ToolPayload};
+use crate::error::Result;
+use crate::protocol::{
+    ApprovalAction, CommandStatus, DeltaKind, ItemDetails, ShellToolKind, ToolSpec,
+};
 
 /// Approximate tokens of command output the model gets back; the middle of
 /// longer output is cut. Codex's limit for its current models.
@@ -141,7 +144,8 @@ pub fn spec(kind: ShellToolKind) -> ToolSpec {
 }
 
 /// The arguments of every shell shape. Unknown fields (Codex's
-/// `sandbox_permissions`, `justification`, ...) are accepted and ignored.
+/// `sandbox_permissions`, `justification`, `yield_time_ms`, ...) are
+/// accepted and ignored.
 #[derive(Debug, Deserialize)]
 struct ShellArgs {
     #[serde(default)]
@@ -150,14 +154,45 @@ struct ShellArgs {
     cmd: Option<Value>,
     #[serde(default, alias = "working_directory")]
     workdir: Option<String>,
-    #[serde(default, alias = "timeout")]
+    #[serde(default, alias = "timeout", deserialize_with = "positive_count")]
     timeout_ms: Option<u64>,
     #[serde(default)]
     login: Option<bool>,
     #[serde(default)]
     shell: Option<String>,
-    #[serde(default)]
-    max_output_tokens: Option<usize>,
+    #[serde(default, deserialize_with = "positive_count")]
+    max_output_tokens: Option<u64>,
+}
+
+/// A count the schema declares as `"type": "number"`, so a model may well
+/// send `120000.0` (or, less faithfully, `"120000"`): any JSON number is
+/// taken, rounded to a whole count. Zero, negative and non-finite values
+/// mean "not given" (the default applies) rather than an instant timeout or
+/// an empty output.
+fn positive_count<'de, D: Deserializer<'de>>(de: D) -> std::result::Result<Option<u64>, D::Error> {
+    let value = Option::<Value>::deserialize(de)?;
+    let number = match &value {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Number(n)) => match n.as_u64() {
+            Some(exact) => return Ok(Some(exact).filter(|n| *n > 0)),
+            None => n.as_f64(),
+        },
+        Some(Value::String(s)) => s.trim().parse::<f64>().ok(),
+        Some(_) => None,
+    };
+    let Some(number) = number else {
+        return Err(serde::de::Error::custom(format!(
+            "expected a number, got {}",
+            value.as_ref().map_or("nothing", json_kind)
+        )));
+    };
+    if !number.is_finite() {
+        return Ok(None);
+    }
+    // `as` saturates: a huge value becomes u64::MAX, which the runner
+    // treats as no timeout.
+    let rounded = number.round().max(0.0) as u64;
+    Ok(Some(rounded).filter(|n| *n > 0))
 }
 
 /// How the result is written for the model.
@@ -265,7 +300,9 @@ fn parse_invocation(call: &ToolCall) -> Result<Invocation, ToolOutput> {
     };
     let style = if call.name == "exec_command" {
         OutputStyle::UnifiedExec {
-            max_tokens: args.max_output_tokens.unwrap_or(MODEL_OUTPUT_MAX_TOKENS),
+            max_tokens: args.max_output_tokens.map_or(MODEL_OUTPUT_MAX_TOKENS, |n| {
+                usize::try_from(n).unwrap_or(usize::MAX)
+            }),
         }
     } else {
         OutputStyle::Shell
@@ -289,13 +326,21 @@ fn json_kind(v: &Value) -> &'static str {
     }
 }
 
-pub async fn handle(ctx: &ToolContext, call: &ToolCall) -> ToolOutput {
+/// Run a shell call. `apply_patch_offered` says whether the agent offers
+/// apply_patch: a patch sent through the shell is refused when it does not.
+/// An `Err` is a failing host callback (the approval); tool failures are
+/// `Ok` outputs for the model.
+pub async fn handle(
+    ctx: &ToolContext,
+    call: &ToolCall,
+    apply_patch_offered: bool,
+) -> Result<ToolOutput> {
     let inv = match parse_invocation(call) {
         Ok(inv) => inv,
-        Err(out) => return out,
+        Err(out) => return Ok(out),
     };
 
-    if let Some(output) = route_apply_patch(ctx, &inv).await {
+    if let Some(output) = route_apply_patch(ctx, call, &inv, apply_patch_offered).await {
         return output;
     }
 
@@ -314,9 +359,11 @@ pub async fn handle(ctx: &ToolContext, call: &ToolCall) -> ToolOutput {
     let fail = |message: String| {
         ctx.events
             .completed(&id, details(message.clone(), None, CommandStatus::Failed));
-        ToolOutput::error(message)
+        Ok(ToolOutput::error(message))
     };
 
+    // What would refuse the command anyway is checked before the user is
+    // asked, so nobody approves a command that cannot run.
     if let Err(e) = ctx.sandbox.check_command() {
         return fail(e.to_string());
     }
@@ -330,8 +377,34 @@ pub async fn handle(ctx: &ToolContext, call: &ToolCall) -> ToolOutput {
             cwd.display()
         ));
     }
+    // The model chose this command, so it gets no credentials from our
+    // environment unless the policy says otherwise.
+    let env = match ctx.env_policy.build_from_process() {
+        Ok(env) => env,
+        Err(e) => return fail(e.to_string()),
+    };
+
+    let action = ApprovalAction::Command {
+        command: inv.argv.clone(),
+    };
+    match ask_approval(ctx, &call.call_id, &cwd, action).await {
+        Ok(Approval::Run) => {}
+        Ok(declined) => {
+            ctx.events
+                .completed(&id, details(String::new(), None, CommandStatus::Declined));
+            return Ok(ToolOutput::error(
+                declined.declined_text("run this command"),
+            ));
+        }
+        Err(e) => {
+            // The item must not stay in progress while the turn fails.
+            let _ = fail(format!("the approval request failed: {e}"));
+            return Err(e);
+        }
+    }
 
     let mut req = ExecRequest::new(inv.argv.clone(), cwd);
+    req.env = ExecEnv::Exact(env);
     req.timeout = inv.timeout.unwrap_or(ctx.command_timeout);
     let events = ctx.events.clone();
     let delta_id = id.clone();
@@ -369,27 +442,42 @@ pub async fn handle(ctx: &ToolContext, call: &ToolCall) -> ToolOutput {
             OutputStyle::UnifiedExec { max_tokens } => format_unified_exec_output(&out, max_tokens),
         }
     };
-    if status == CommandStatus::Completed {
+    Ok(if status == CommandStatus::Completed {
         ToolOutput::success(text)
     } else {
         ToolOutput::error(text)
-    }
+    })
 }
 
 /// Models trained on Codex send patches through the shell too; those go to
 /// apply_patch, which checks each write against the sandbox itself (so they
-/// work in `workspace-write`, where commands are refused).
-async fn route_apply_patch(ctx: &ToolContext, inv: &Invocation) -> Option<ToolOutput> {
+/// work in `workspace-write`, where commands are refused) and asks for
+/// approval as a file change. `None` when the command is no patch.
+async fn route_apply_patch(
+    ctx: &ToolContext,
+    call: &ToolCall,
+    inv: &Invocation,
+    apply_patch_offered: bool,
+) -> Option<Result<ToolOutput>> {
     let patch = super::apply_patch::extract_from_shell(&inv.argv)?;
-    match &inv.workdir {
+    if !apply_patch_offered {
+        // Otherwise `disallowed_tools = ["apply_patch"]` could be bypassed
+        // by wrapping the patch in a shell command.
+        return Some(Ok(ToolOutput::error(
+            "this command is an apply_patch invocation, but the apply_patch tool is not \
+             available to this agent (allowed_tools / disallowed_tools), so the patch was not \
+             applied and no file was changed",
+        )));
+    }
+    Some(match &inv.workdir {
         // The patch's relative paths are relative to where the command would run.
         Some(workdir) => {
             let mut patch_ctx = ctx.clone();
             patch_ctx.cwd = ctx.resolve(workdir);
-            Some(super::apply_patch::run(&patch_ctx, &patch).await)
+            super::apply_patch::run(&patch_ctx, &call.call_id, &patch).await
         }
-        None => Some(super::apply_patch::run(ctx, &patch).await),
-    }
+        None => super::apply_patch::run(ctx, &call.call_id, &patch).await,
+    })
 }
 
 /// The output text the item shows, with the reason a command was stopped.

@@ -796,3 +796,48 @@ async fn a_failed_run_keeps_the_original_error() {
         other => panic!("unexpected {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn host_tools_cannot_take_built_in_names() {
+    let h = Harness::new().await;
+    for name in ["shell", "local_shell", "read_file", "apply_patch"] {
+        let err = Agent::new(AgentOptions {
+            host_tools: vec![HostToolSpec {
+                name: name.into(),
+                description: String::new(),
+                parameters: json!({"type": "object"}),
+            }],
+            ..h.options()
+        })
+        .err()
+        .unwrap_or_else(|| panic!("host tool `{name}` was accepted"));
+        assert!(err.to_string().contains("built-in"), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn commands_get_the_agents_environment_policy() {
+    let h = Harness::new().await;
+    h.server.push(call(
+        "c1",
+        "shell_command",
+        json!({"command": "echo \"flag=$CODELOOP_FLAG\"", "login": false}),
+    ));
+    h.server.push(responses::text_turn("resp_2", "ok"));
+    let mut policy = codeloop_core::protocol::EnvPolicy::default();
+    policy.set.insert("CODELOOP_FLAG".into(), "on".into());
+    let agent = Agent::new(AgentOptions {
+        shell_environment_policy: policy,
+        ..h.options()
+    })
+    .unwrap();
+    agent.start_thread().run("env").await.unwrap();
+    assert!(output_for(h.server.requests()[1].input(), "c1").contains("flag=on"));
+    let mut bad = codeloop_core::protocol::EnvPolicy::default();
+    bad.exclude.push("[".into());
+    assert!(Agent::new(AgentOptions {
+        shell_environment_policy: bad,
+        ..h.options()
+    })
+    .is_err());
+}

@@ -699,6 +699,7 @@ fn context(
         cwd: cwd.to_path_buf(),
         sandbox,
         approval_policy: ApprovalPolicy::Never,
+        env_policy: Default::default(),
         command_timeout: Duration::from_secs(10),
         host: Arc::new(HeadlessHost),
         cancel: CancellationToken::new(),

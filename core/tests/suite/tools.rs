@@ -1,7 +1,9 @@
 //! The built-in tools on real subprocesses and real temp dirs: the shell
 //! family (output format, truncation, bounded capture, timeouts and
 //! cancellation killing whole process groups, the sandbox refusal), the file
-//! tools, update_plan and view_image, each with the items it emits.
+//! tools, update_plan and view_image, each with the items it emits; the
+//! scrubbed environment commands get, and approvals asked before commands
+//! and patches run.
 
 use super::support::wait_dead;
 use std::fs;
@@ -10,14 +12,20 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
+use async_trait::async_trait;
 use codeloop_core::agent::HeadlessHost;
 use codeloop_core::protocol::{
-    AgentOptions, ApprovalPolicy, CommandStatus, ContentItem, DeltaKind, ItemDetails, ResponseItem,
-    SandboxMode, ThreadEvent, ThreadItem, TodoItem, ToolCallStatus, WireApi,
+    AgentOptions, ApprovalAction, ApprovalDecision, ApprovalPolicy, ApprovalRequest, CommandStatus,
+    ContentItem, DeltaKind, FileUpdateChange, HostToolSpec, ItemDetails, PatchChangeKind,
+    PatchStatus, ResponseItem, SandboxMode, ThreadEvent, ThreadItem, TodoItem, ToolCallStatus,
+    WireApi,
 };
 use codeloop_core::sandbox::SandboxPolicy;
-use codeloop_core::tools::exec::{self, ExecRequest};
-use codeloop_core::tools::{EventSink, ToolCall, ToolContext, ToolOutput, ToolPayload, ToolRouter};
+use codeloop_core::tools::exec::{self, ExecEnv, ExecRequest};
+use codeloop_core::tools::{
+    is_builtin_tool_name, EventSink, ToolCall, ToolContext, ToolOutput, ToolPayload, ToolRouter,
+};
+use codeloop_core::Host;
 use regex::Regex;
 use serde_json::{json, Value};
 use tempfile::TempDir;
@@ -50,6 +58,7 @@ impl Harness {
             cwd,
             sandbox,
             approval_policy: ApprovalPolicy::Never,
+            env_policy: Default::default(),
             command_timeout: Duration::from_secs(60),
             host: Arc::new(HeadlessHost),
             cancel: CancellationToken::new(),
@@ -542,6 +551,494 @@ async fn shell_apply_patch_goes_to_the_patch_tool() {
             }
         }
     )));
+}
+
+// ------------------------------------------------------------- environment
+
+/// Variables the child run of [`commands_get_no_credentials`] starts with.
+const SECRET_VARS: &[(&str, &str)] = &[
+    ("CODELOOP_TEST_API_KEY", "codeloop-secret-api-key"),
+    ("CODELOOP_TEST_GITHUB_TOKEN", "codeloop-secret-token"),
+    ("CODELOOP_TEST_AWS_SECRET_ACCESS", "codeloop-secret-aws"),
+    ("codeloop_test_db_password", "codeloop-secret-password"),
+];
+const PLAIN_VAR: (&str, &str) = ("CODELOOP_TEST_PLAIN", "codeloop-plain-value");
+const CHILD_MARKER: &str = "CODELOOP_TEST_ENV_CHILD";
+
+/// Commands never see credentials from the agent's environment. The test
+/// runs itself again in a child process whose environment holds the
+/// secrets, so no test mutates this process's environment (racy with the
+/// other tests' spawns); the child does the checks.
+#[tokio::test]
+async fn commands_get_no_credentials() {
+    if std::env::var_os(CHILD_MARKER).is_some() {
+        return env_checks_in_child().await;
+    }
+    // libtest names tests without the crate: `suite::tools::...`.
+    let module = module_path!().split_once("::").unwrap().1;
+    let name = format!("{module}::commands_get_no_credentials");
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([name.as_str(), "--exact", "--nocapture", "--test-threads=1"])
+        .envs(SECRET_VARS.iter().copied())
+        .env(PLAIN_VAR.0, PLAIN_VAR.1)
+        .env(CHILD_MARKER, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "child failed:\n{stdout}\n{stderr}");
+    // Guard against a filter that matched nothing and "passed".
+    assert!(stdout.contains("1 passed"), "{stdout}");
+}
+
+async fn env_checks_in_child() {
+    // The secrets really are in this process, or the checks prove nothing.
+    for (name, value) in SECRET_VARS {
+        assert_eq!(std::env::var(name).unwrap(), *value);
+    }
+    let assert_scrubbed = |what: &str, env_output: &str| {
+        for (name, value) in SECRET_VARS {
+            assert!(
+                !env_output.contains(value) && !env_output.contains(name),
+                "{what}: {name} leaked:\n{env_output}"
+            );
+        }
+        let plain = format!("{}={}", PLAIN_VAR.0, PLAIN_VAR.1);
+        assert!(env_output.contains(&plain), "{what}:\n{env_output}");
+        assert!(env_output.contains("\nPATH=") || env_output.starts_with("PATH="));
+    };
+
+    // The shell tool, every shape.
+    let h = Harness::new();
+    let out = h.dispatch("shell_command", json!({"command": "env"})).await;
+    assert!(out.success, "{}", out.content);
+    assert_scrubbed("shell_command", &out.content);
+    let out = h.dispatch("shell", json!({"command": ["env"]})).await;
+    assert!(out.success, "{}", out.content);
+    assert_scrubbed("shell", &out.content);
+
+    // The runner's default is the scrubbed environment too.
+    let req = ExecRequest::new(vec!["env".into()], h.ctx.cwd.clone());
+    assert_eq!(req.env, ExecEnv::Scrubbed);
+    let out = exec::run(req, &CancellationToken::new(), &mut |_| {})
+        .await
+        .unwrap();
+    assert_scrubbed("ExecRequest::new", &out.stdout);
+
+    // Only an explicit Inherit passes them on.
+    let mut req = ExecRequest::new(vec!["env".into()], h.ctx.cwd.clone());
+    req.env = ExecEnv::Inherit;
+    let out = exec::run(req, &CancellationToken::new(), &mut |_| {})
+        .await
+        .unwrap();
+    assert!(out.stdout.contains("codeloop-secret-api-key"));
+}
+
+// --------------------------------------------------------------- approvals
+
+/// A host that answers every approval with `answer` (an `Err` is a failing
+/// callback) and keeps the requests.
+struct ApprovalHost {
+    answer: Result<ApprovalDecision, String>,
+    requests: Mutex<Vec<ApprovalRequest>>,
+}
+
+impl ApprovalHost {
+    fn new(answer: Result<ApprovalDecision, String>) -> Arc<Self> {
+        Arc::new(ApprovalHost {
+            answer,
+            requests: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn requests(&self) -> Vec<ApprovalRequest> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+#[async_trait]
+impl Host for ApprovalHost {
+    async fn approve(&self, request: ApprovalRequest) -> codeloop_core::Result<ApprovalDecision> {
+        self.requests.lock().unwrap().push(request);
+        self.answer.clone().map_err(codeloop_core::Error::Host)
+    }
+}
+
+impl Harness {
+    fn with_approvals(policy: ApprovalPolicy, host: Arc<dyn Host>) -> Self {
+        let mut h = Harness::new();
+        h.ctx.approval_policy = policy;
+        h.ctx.host = host;
+        h
+    }
+}
+
+const ADD_HELLO_PATCH: &str = "*** Begin Patch\n*** Add File: hello.txt\n+hi\n*** End Patch\n";
+
+fn custom_call(name: &str, input: &str) -> ToolCall {
+    ToolCall {
+        call_id: "call_1".into(),
+        name: name.into(),
+        payload: ToolPayload::Custom {
+            input: input.into(),
+        },
+    }
+}
+
+/// The completed file_change item: (changes, status).
+fn completed_patch(events: &[ThreadEvent]) -> (Vec<FileUpdateChange>, PatchStatus) {
+    events
+        .iter()
+        .find_map(|ev| match ev {
+            ThreadEvent::ItemCompleted {
+                item:
+                    ThreadItem {
+                        details: ItemDetails::FileChange { changes, status },
+                        ..
+                    },
+            } => Some((changes.clone(), *status)),
+            _ => None,
+        })
+        .expect("a completed file_change item")
+}
+
+#[tokio::test]
+async fn asking_policies_fail_closed_without_a_host() {
+    for policy in [ApprovalPolicy::Untrusted, ApprovalPolicy::OnRequest] {
+        let mut h = Harness::with_approvals(policy, Arc::new(HeadlessHost));
+        let out = h
+            .dispatch("shell_command", json!({"command": "touch marker"}))
+            .await;
+        assert!(!out.success);
+        assert!(out.content.contains("declined"), "{}", out.content);
+        assert!(!h.path("marker").exists(), "{policy:?}: the command ran");
+        let events = h.events();
+        let items = lifecycle(&events);
+        assert_eq!(items.len(), 2, "{items:?}");
+        assert_eq!(items[0].0, "started");
+        let (command, output, code, status) = completed_command(&events);
+        assert_eq!(command, "bash -lc 'touch marker'");
+        assert_eq!(
+            (output.as_str(), code, status),
+            ("", None, CommandStatus::Declined)
+        );
+        assert!(deltas(&events).is_empty());
+        // A plain decline lets the turn go on.
+        assert!(!h.ctx.cancel.is_cancelled());
+
+        let out = router()
+            .dispatch(&h.ctx, custom_call("apply_patch", ADD_HELLO_PATCH))
+            .await
+            .unwrap();
+        assert!(!out.success);
+        assert!(out.content.contains("declined"), "{}", out.content);
+        assert!(
+            !h.path("hello.txt").exists(),
+            "{policy:?}: the patch applied"
+        );
+        let (changes, status) = completed_patch(&h.events());
+        assert_eq!(status, PatchStatus::Declined);
+        assert_eq!(changes.len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn approved_commands_run_and_the_host_sees_what_and_where() {
+    for decision in [
+        ApprovalDecision::Approve,
+        ApprovalDecision::ApproveForSession,
+    ] {
+        let host = ApprovalHost::new(Ok(decision));
+        let mut h = Harness::with_approvals(ApprovalPolicy::OnRequest, host.clone());
+        fs::create_dir(h.path("sub")).unwrap();
+        let out = h
+            .dispatch(
+                "shell",
+                json!({"command": ["touch", "marker"], "workdir": "sub"}),
+            )
+            .await;
+        assert!(out.success, "{}", out.content);
+        assert!(h.path("sub/marker").exists());
+        let (_, _, code, status) = completed_command(&h.events());
+        assert_eq!((code, status), (Some(0), CommandStatus::Completed));
+
+        let requests = host.requests();
+        assert_eq!(requests.len(), 1, "{requests:?}");
+        let request = &requests[0];
+        assert_eq!(request.thread_id, "thread-test");
+        assert_eq!(request.call_id, "call_1");
+        assert_eq!(request.cwd, h.path("sub").display().to_string());
+        assert!(
+            request
+                .reason
+                .as_deref()
+                .is_some_and(|r| r.contains("on-request")),
+            "{:?}",
+            request.reason
+        );
+        assert_eq!(
+            request.action,
+            ApprovalAction::Command {
+                command: vec!["touch".into(), "marker".into()]
+            }
+        );
+    }
+}
+
+#[tokio::test]
+async fn policy_never_does_not_ask() {
+    let host = ApprovalHost::new(Ok(ApprovalDecision::Deny));
+    let h = Harness::with_approvals(ApprovalPolicy::Never, host.clone());
+    let out = h
+        .dispatch("shell_command", json!({"command": "touch marker"}))
+        .await;
+    assert!(out.success, "{}", out.content);
+    assert!(h.path("marker").exists());
+    assert!(host.requests().is_empty());
+}
+
+#[tokio::test]
+async fn aborting_declines_and_stops_the_turn() {
+    let host = ApprovalHost::new(Ok(ApprovalDecision::Abort));
+    let mut h = Harness::with_approvals(ApprovalPolicy::Untrusted, host.clone());
+    let out = h
+        .dispatch("shell_command", json!({"command": "touch marker"}))
+        .await;
+    assert!(!out.success);
+    assert!(out.content.contains("stopped the turn"), "{}", out.content);
+    assert!(!h.path("marker").exists());
+    assert!(h.ctx.cancel.is_cancelled());
+    let (_, _, code, status) = completed_command(&h.events());
+    assert_eq!((code, status), (None, CommandStatus::Declined));
+    assert_eq!(host.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn a_failing_approval_callback_fails_the_call() {
+    let host = ApprovalHost::new(Err("the callback threw".into()));
+    let mut h = Harness::with_approvals(ApprovalPolicy::Untrusted, host.clone());
+    let err = router()
+        .dispatch(
+            &h.ctx,
+            function_call(
+                "shell_command",
+                &json!({"command": "touch marker"}).to_string(),
+            ),
+        )
+        .await
+        .expect_err("a failing host callback is an error");
+    assert!(err.to_string().contains("the callback threw"), "{err}");
+    assert!(!h.path("marker").exists());
+    // The item is closed, not left in progress.
+    let (_, _, _, status) = completed_command(&h.events());
+    assert_eq!(status, CommandStatus::Failed);
+
+    let err = router()
+        .dispatch(&h.ctx, custom_call("apply_patch", ADD_HELLO_PATCH))
+        .await
+        .expect_err("a failing host callback is an error");
+    assert!(err.to_string().contains("the callback threw"), "{err}");
+    assert!(!h.path("hello.txt").exists());
+    assert_eq!(completed_patch(&h.events()).1, PatchStatus::Failed);
+}
+
+#[tokio::test]
+async fn a_patch_through_the_shell_asks_as_a_file_change() {
+    let host = ApprovalHost::new(Ok(ApprovalDecision::Approve));
+    let mut h = Harness::with_approvals(ApprovalPolicy::Untrusted, host.clone());
+    fs::create_dir(h.path("sub")).unwrap();
+    let script = format!("apply_patch <<'EOF'\n{ADD_HELLO_PATCH}EOF\n");
+    let out = h
+        .dispatch(
+            "shell_command",
+            json!({"command": script, "workdir": "sub"}),
+        )
+        .await;
+    assert!(out.success, "{}", out.content);
+    assert_eq!(fs::read_to_string(h.path("sub/hello.txt")).unwrap(), "hi\n");
+    let requests = host.requests();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert_eq!(requests[0].call_id, "call_1");
+    assert_eq!(requests[0].cwd, h.path("sub").display().to_string());
+    let expected = FileUpdateChange {
+        path: h.path("sub/hello.txt").display().to_string(),
+        kind: PatchChangeKind::Add,
+    };
+    assert_eq!(
+        requests[0].action,
+        ApprovalAction::FileChange {
+            changes: vec![expected.clone()],
+            patch: ADD_HELLO_PATCH.into(),
+        }
+    );
+    assert_eq!(
+        completed_patch(&h.events()),
+        (vec![expected], PatchStatus::Completed)
+    );
+
+    // Declined through the shell: nothing written, file_change declined.
+    h.ctx.host = ApprovalHost::new(Ok(ApprovalDecision::Deny));
+    let script =
+        "apply_patch <<'EOF'\n*** Begin Patch\n*** Add File: other.txt\n+x\n*** End Patch\nEOF\n";
+    let out = h
+        .dispatch("shell_command", json!({"command": script}))
+        .await;
+    assert!(!out.success);
+    assert!(out.content.contains("declined"), "{}", out.content);
+    assert!(!h.path("other.txt").exists());
+    assert_eq!(completed_patch(&h.events()).1, PatchStatus::Declined);
+}
+
+#[tokio::test]
+async fn a_patch_through_the_shell_obeys_the_tool_lists() {
+    let h = Harness::new();
+    let script = format!("apply_patch <<'EOF'\n{ADD_HELLO_PATCH}EOF\n");
+    let routers = [
+        AgentOptions {
+            disallowed_tools: vec!["apply_patch".into()],
+            ..AgentOptions::default()
+        },
+        AgentOptions {
+            allowed_tools: Some(vec!["shell_command".into()]),
+            ..AgentOptions::default()
+        },
+    ]
+    .map(|options| ToolRouter::new(&options, WireApi::Responses));
+    for router in routers {
+        assert!(!router.offers("apply_patch"));
+        let out = router
+            .dispatch(
+                &h.ctx,
+                function_call("shell_command", &json!({"command": script}).to_string()),
+            )
+            .await
+            .unwrap();
+        assert!(!out.success);
+        assert!(
+            out.content.contains("apply_patch tool is not available"),
+            "{}",
+            out.content
+        );
+        assert!(!h.path("hello.txt").exists());
+    }
+}
+
+// ------------------------------------------------------- numeric arguments
+
+#[tokio::test]
+async fn numeric_arguments_take_floats_and_non_positive_means_default() {
+    let h = Harness::new();
+    // Floats, as the "number" schema allows; zero or less is the default
+    // (60 s here), not an instant timeout.
+    for timeout in [
+        json!(120000.0),
+        json!(0),
+        json!(-5),
+        json!(0.2),
+        json!("120000"),
+    ] {
+        let out = h
+            .dispatch(
+                "shell_command",
+                json!({"command": "echo ok", "timeout_ms": timeout}),
+            )
+            .await;
+        assert!(out.success, "timeout_ms {timeout}: {}", out.content);
+        assert!(out.content.ends_with("Output:\nok\n"), "{}", out.content);
+    }
+    // A float timeout is honored, rounded: 1.4 -> 1 ms.
+    let out = h
+        .dispatch(
+            "shell_command",
+            json!({"command": "sleep 5", "timeout_ms": 1.4}),
+        )
+        .await;
+    assert!(!out.success);
+    assert!(
+        out.content.starts_with("Exit code: 124\n"),
+        "{}",
+        out.content
+    );
+
+    let out = h
+        .dispatch(
+            "exec_command",
+            json!({"cmd": "seq 1 1000", "max_output_tokens": 5.0, "yield_time_ms": 250.5}),
+        )
+        .await;
+    assert!(out.success, "{}", out.content);
+    assert!(out.content.contains("tokens truncated"), "{}", out.content);
+    for max in [json!(0), json!(-1.5)] {
+        let out = h
+            .dispatch(
+                "exec_command",
+                json!({"cmd": "seq 1 1000", "max_output_tokens": max}),
+            )
+            .await;
+        assert!(out.success, "{}", out.content);
+        assert!(out.content.ends_with("999\n1000\n"), "{}", out.content);
+        assert!(!out.content.contains("truncated"), "{}", out.content);
+    }
+
+    let out = h
+        .dispatch(
+            "shell_command",
+            json!({"command": "echo ok", "timeout_ms": true}),
+        )
+        .await;
+    assert!(!out.success);
+    assert!(out.content.contains("expected a number"), "{}", out.content);
+}
+
+// ------------------------------------------------------------- tool names
+
+#[test]
+fn builtin_names_are_reserved_for_the_builtins() {
+    for name in [
+        "shell",
+        "shell_command",
+        "exec_command",
+        "local_shell",
+        "container.exec",
+        "apply_patch",
+        "update_plan",
+        "view_image",
+        "read_file",
+        "list_dir",
+        "grep_files",
+    ] {
+        assert!(is_builtin_tool_name(name), "{name}");
+    }
+    for name in ["deploy", "Shell", "shell2", ""] {
+        assert!(!is_builtin_tool_name(name), "{name}");
+    }
+    // Every name the router can offer is covered.
+    for spec in router().specs() {
+        assert!(is_builtin_tool_name(spec.name()), "{}", spec.name());
+    }
+
+    // A colliding host tool is not offered, so no name is offered twice.
+    let host_tool = |name: &str| HostToolSpec {
+        name: name.into(),
+        description: String::new(),
+        parameters: json!({"type": "object", "properties": {}}),
+    };
+    let options = AgentOptions {
+        host_tools: vec![
+            host_tool("read_file"),
+            host_tool("exec_command"),
+            host_tool("deploy"),
+        ],
+        ..AgentOptions::default()
+    };
+    let router = ToolRouter::new(&options, WireApi::Responses);
+    let names: Vec<&str> = router.specs().iter().map(|s| s.name()).collect();
+    let mut unique = names.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), names.len(), "{names:?}");
+    assert!(names.contains(&"deploy"), "{names:?}");
+    assert!(!names.contains(&"exec_command"), "{names:?}");
 }
 
 // -------------------------------------------------------------- file tools

@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{ToolCall, ToolContext, ToolOutput, ToolPayload};
-use crate::protocol::{ItemDetails, PatchStatus, ToolSpec};
+use super::{ask_approval, Approval, ToolCall, ToolContext, ToolOutput, ToolPayload};
+use crate::protocol::{ApprovalAction, ItemDetails, PatchStatus, ToolSpec};
 
 pub use apply::{apply_parsed, changes_of, resolved_changes, summary_of, AppliedPatch};
 pub use invocation::{extract_from_script, extract_from_shell};
@@ -161,9 +161,18 @@ struct FunctionArgs {
     input: String,
 }
 
-/// Run an `apply_patch` call, freeform (`input` is the patch) or function
-/// (`{"input": patch}`).
+/// [`try_handle`] for callers that only want the model's output: a failing
+/// host callback becomes a tool error instead of failing anything. The
+/// router uses `try_handle`, so such a failure fails the turn there.
 pub async fn handle(ctx: &ToolContext, call: &ToolCall) -> ToolOutput {
+    try_handle(ctx, call)
+        .await
+        .unwrap_or_else(|e| ToolOutput::error(format!("the tool call failed: {e}")))
+}
+
+/// Run an `apply_patch` call, freeform (`input` is the patch) or function
+/// (`{"input": patch}`). An `Err` is a failing host callback (the approval).
+pub async fn try_handle(ctx: &ToolContext, call: &ToolCall) -> crate::error::Result<ToolOutput> {
     let text = match &call.payload {
         ToolPayload::Custom { input } => input.clone(),
         // Some models send the bare patch as a function's arguments; it
@@ -175,18 +184,20 @@ pub async fn handle(ctx: &ToolContext, call: &ToolCall) -> ToolOutput {
         }
         ToolPayload::Function { .. } => match call.parse_args::<FunctionArgs>() {
             Ok(args) => args.input,
-            Err(output) => return output,
+            Err(output) => return Ok(output),
         },
     };
-    run(ctx, &text).await
+    run(ctx, &call.call_id, &text).await
 }
 
-/// Apply patch text for a call, reporting it as a `file_change` item: the
-/// shell tool calls this for commands [`extract_from_shell`] recognizes.
-pub async fn run(ctx: &ToolContext, text: &str) -> ToolOutput {
+/// Apply patch text for call `call_id`, reporting it as a `file_change`
+/// item: the shell tool calls this for commands [`extract_from_shell`]
+/// recognizes. Asks the host first when the approval policy says so; an
+/// `Err` is a failing host callback.
+pub async fn run(ctx: &ToolContext, call_id: &str, text: &str) -> crate::error::Result<ToolOutput> {
     let patch = match parse_patch(text) {
         Ok(patch) => patch,
-        Err(e) => return failure(&e),
+        Err(e) => return Ok(failure(&e)),
     };
     let item_id = ctx.events.next_item_id();
     let changes = resolved_changes(&patch, &ctx.cwd);
@@ -197,6 +208,36 @@ pub async fn run(ctx: &ToolContext, text: &str) -> ToolOutput {
             status: PatchStatus::InProgress,
         },
     );
+    let action = ApprovalAction::FileChange {
+        changes: changes.clone(),
+        patch: text.to_string(),
+    };
+    let approval = match ask_approval(ctx, call_id, &ctx.cwd, action).await {
+        Ok(approval) => approval,
+        Err(e) => {
+            // The item must not stay in progress while the turn fails.
+            ctx.events.completed(
+                &item_id,
+                ItemDetails::FileChange {
+                    changes,
+                    status: PatchStatus::Failed,
+                },
+            );
+            return Err(e);
+        }
+    };
+    if approval != Approval::Run {
+        ctx.events.completed(
+            &item_id,
+            ItemDetails::FileChange {
+                changes,
+                status: PatchStatus::Declined,
+            },
+        );
+        return Ok(ToolOutput::error(
+            approval.declined_text("apply this patch"),
+        ));
+    }
     let sandbox = ctx.sandbox.clone();
     let cwd = ctx.cwd.clone();
     // File system work, off the async threads.
@@ -217,7 +258,7 @@ pub async fn run(ctx: &ToolContext, text: &str) -> ToolOutput {
     };
     ctx.events
         .completed(&item_id, ItemDetails::FileChange { changes, status });
-    output
+    Ok(output)
 }
 
 fn failure(e: &PatchError) -> ToolOutput {
