@@ -300,8 +300,7 @@ fn build_options(c: &CommonArgs) -> anyhow::Result<AgentOptions> {
         provider: c
             .provider
             .clone()
-            .or_else(|| c.oss.then(|| "ollama".to_string()))
-            .or_else(|| c.cassette.as_ref().map(|_| "replay".to_string())),
+            .or_else(|| c.oss.then(|| "ollama".to_string())),
         cassette: c.cassette.clone(),
         record: c.record.clone(),
         ephemeral: c.ephemeral,

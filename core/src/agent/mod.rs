@@ -41,6 +41,7 @@ pub(crate) struct AgentInner {
     pub host: Arc<dyn Host>,
     pub sandbox: SandboxPolicy,
     pub sessions: Option<SessionStore>,
+    pub approvals: Arc<crate::sandbox::approval::ApprovalCache>,
 }
 
 impl Agent {
@@ -142,6 +143,7 @@ impl Agent {
                 host,
                 sandbox,
                 sessions,
+                approvals: Arc::default(),
             }),
         })
     }

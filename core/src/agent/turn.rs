@@ -44,6 +44,7 @@ pub(crate) async fn run_turn(
         sandbox: thread.agent.sandbox.clone(),
         approval_policy: thread.agent.options.approval_policy,
         env_policy: thread.agent.options.shell_environment_policy.clone(),
+        approvals: thread.agent.approvals.clone(),
         command_timeout: thread
             .agent
             .options

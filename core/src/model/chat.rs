@@ -94,15 +94,27 @@ fn tool(spec: &ToolSpec) -> Option<Value> {
     }
 }
 
-/// The history as chat messages.
+/// The history as chat messages, shaped for the strictest chat templates
+/// (Mistral and Qwen in vLLM, llama.cpp), which reject a system message
+/// anywhere but first and two messages of one role in a row: one system
+/// message (the instructions and the developer messages before the first
+/// user message), later developer messages sent as user messages, and
+/// consecutive user or assistant messages merged. Tool messages stay one per
+/// call, since each answers its own `tool_call_id`.
 pub fn messages(request: &ModelRequest) -> Vec<Value> {
+    let mut system: Vec<String> = request.instructions.iter().cloned().collect();
     let mut out = Vec::new();
-    if let Some(instructions) = &request.instructions {
-        out.push(json!({"role": "system", "content": instructions}));
-    }
+    let mut seen_user = false;
     for item in &request.input {
         match item {
-            ResponseItem::Message { role, content, .. } => out.push(message(role, content)),
+            ResponseItem::Message { role, content, .. } => {
+                if matches!(role.as_str(), "developer" | "system") && !seen_user {
+                    system.push(texts(content).join("\n"));
+                    continue;
+                }
+                seen_user |= role == "user";
+                push_message(&mut out, message(role, content));
+            }
             ResponseItem::FunctionCall {
                 name,
                 arguments,
@@ -129,30 +141,40 @@ pub fn messages(request: &ModelRequest) -> Vec<Value> {
             ResponseItem::Reasoning { .. } | ResponseItem::Other => {}
         }
     }
+    system.retain(|text| !text.is_empty());
+    if !system.is_empty() {
+        out.insert(0, json!({"role": "system", "content": system.join("\n\n")}));
+    }
     out
 }
 
-fn message(role: &str, content: &[ContentItem]) -> Value {
-    let role = match role {
-        "developer" | "system" => "system",
-        "assistant" => "assistant",
-        _ => "user",
-    };
-    let texts: Vec<&str> = content
+/// The text of a message's parts; images and unknown parts have none.
+fn texts(content: &[ContentItem]) -> Vec<&str> {
+    content
         .iter()
         .filter_map(|c| match c {
             ContentItem::InputText { text } | ContentItem::OutputText { text } => {
                 Some(text.as_str())
             }
             ContentItem::Refusal { refusal } => Some(refusal.as_str()),
-            ContentItem::InputImage { .. } => None,
+            ContentItem::InputImage { .. } | ContentItem::Unknown => None,
         })
-        .collect();
+        .collect()
+}
+
+/// A user or assistant message. Developer messages reaching here come after
+/// the conversation started, where only the first message may be a system
+/// message: they are sent as user messages.
+fn message(role: &str, content: &[ContentItem]) -> Value {
+    let role = match role {
+        "assistant" => "assistant",
+        _ => "user",
+    };
     let has_image = content
         .iter()
         .any(|c| matches!(c, ContentItem::InputImage { .. }));
     if role != "user" || !has_image {
-        return json!({"role": role, "content": texts.join("\n")});
+        return json!({"role": role, "content": texts(content).join("\n")});
     }
     let parts: Vec<Value> = content
         .iter()
@@ -163,10 +185,51 @@ fn message(role: &str, content: &[ContentItem]) -> Value {
             ContentItem::InputImage { image_url } => {
                 Some(json!({"type": "image_url", "image_url": {"url": image_url}}))
             }
-            ContentItem::Refusal { .. } => None,
+            ContentItem::Refusal { .. } | ContentItem::Unknown => None,
         })
         .collect();
     json!({"role": role, "content": parts})
+}
+
+/// Append `message`, merged into the last message when that has the same
+/// role (the environment context and the prompt are two user items, and
+/// strict templates demand alternating roles). An assistant message that
+/// carries tool calls keeps them; only its content grows.
+fn push_message(out: &mut Vec<Value>, mut message: Value) {
+    if let Some(last) = out.last_mut().filter(|m| m["role"] == message["role"]) {
+        let added = message["content"].take();
+        let content = last["content"].take();
+        last["content"] = merge_content(content, added);
+        return;
+    }
+    out.push(message);
+}
+
+/// Two message contents as one: texts joined by a blank line, or, when
+/// either is a list of parts (an image), the parts of both in order.
+fn merge_content(first: Value, second: Value) -> Value {
+    match (first, second) {
+        (Value::String(a), Value::String(b)) => {
+            let joined: Vec<String> = [a, b].into_iter().filter(|t| !t.is_empty()).collect();
+            Value::String(joined.join("\n\n"))
+        }
+        // `null` is the content of a message that only calls tools.
+        (Value::Null, other) | (other, Value::Null) => other,
+        (a, b) => {
+            let mut parts = content_parts(a);
+            parts.extend(content_parts(b));
+            Value::Array(parts)
+        }
+    }
+}
+
+fn content_parts(content: Value) -> Vec<Value> {
+    match content {
+        Value::Array(parts) => parts,
+        Value::String(text) if text.is_empty() => Vec::new(),
+        Value::String(text) => vec![json!({"type": "text", "text": text})],
+        _ => Vec::new(),
+    }
 }
 
 /// Calls of one model turn belong in one assistant message, together with

@@ -10,17 +10,21 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE};
 use serde_json::{json, Map, Value};
 
 use super::provider::ProviderConfig;
-use super::retry::RetryPolicy;
-use super::sse::{SseEvent, SseStream};
+use super::retry::{RetryPolicy, CLOSED_BEFORE_COMPLETION};
+use super::sse::{SseError, SseEvent, SseStream};
 use super::{ModelClient, ModelError, ModelRequest, ResponseEvent, ResponseStream};
 use crate::error::{Error, Result};
-use crate::protocol::{ReasoningSummaryMode, ResponseItem, Usage};
+use crate::protocol::{ContentItem, ReasoningSummaryMode, ResponseItem, Usage};
 
 /// The `text.format.name` (and chat `json_schema.name`) of an output schema.
 pub const OUTPUT_SCHEMA_NAME: &str = "codeloop_output_schema";
 
 /// Error bodies can be whole HTML pages from a proxy; keep messages readable.
 const MAX_ERROR_MESSAGE: usize = 2000;
+
+/// The most of an error body that is read: enough for any real error JSON,
+/// and a server answering with an endless body cannot fill memory.
+const MAX_ERROR_BODY: usize = 64 * 1024;
 
 /// A client for the Responses API. Holds one connection pool.
 pub struct ResponsesClient {
@@ -102,11 +106,39 @@ pub fn request_body(request: &ModelRequest) -> Value {
     Value::Object(body)
 }
 
-/// One history item on the wire. Item ids are dropped: with `store: false`
-/// the server keeps no items, and an id it cannot find is an error.
+/// One history item on the wire, or `None` for an item the API would not
+/// take back. Item ids are dropped: with `store: false` the server keeps no
+/// items, and an id it cannot find is an error.
 fn input_item(item: &ResponseItem) -> Option<Value> {
-    if matches!(item, ResponseItem::Other) {
-        return None;
+    match item {
+        ResponseItem::Other => return None,
+        // Without its encrypted content (and without an id, dropped below)
+        // a reasoning item carries nothing the server can use, and it may
+        // refuse the request for it. Chat providers produce such items.
+        ResponseItem::Reasoning {
+            encrypted_content: None,
+            ..
+        } => return None,
+        // A content part this version could not read was kept only as a
+        // placeholder; sending `{"type": "unknown"}` would be rejected.
+        ResponseItem::Message { id, role, content }
+            if content.iter().any(|c| matches!(c, ContentItem::Unknown)) =>
+        {
+            let known: Vec<ContentItem> = content
+                .iter()
+                .filter(|c| !matches!(c, ContentItem::Unknown))
+                .cloned()
+                .collect();
+            if known.is_empty() {
+                return None;
+            }
+            return input_item(&ResponseItem::Message {
+                id: id.clone(),
+                role: role.clone(),
+                content: known,
+            });
+        }
+        _ => {}
     }
     let mut value = serde_json::to_value(item).ok()?;
     if let Some(object) = value.as_object_mut() {
@@ -163,14 +195,20 @@ pub(crate) const DRAIN_TIMEOUT: Duration = Duration::from_millis(250);
 
 fn dropped_before_completion() -> ModelError {
     ModelError::Retryable {
-        message: "model stream closed before response.completed".into(),
+        message: CLOSED_BEFORE_COMPLETION.into(),
         retry_after: None,
     }
 }
 
-pub(crate) fn stream_broke(e: &reqwest::Error) -> ModelError {
+/// The body stream failed, or an event in it outgrew the parser's limit.
+/// Either way this response is lost and another attempt may fare better.
+pub(crate) fn stream_broke(e: &SseError<reqwest::Error>) -> ModelError {
+    let message = match e {
+        SseError::Source(e) => format!("model stream dropped: {}", error_chain(e)),
+        SseError::TooLarge(too_large) => format!("model stream unusable: {too_large}"),
+    };
     ModelError::Retryable {
-        message: format!("model stream dropped: {}", error_chain(e)),
+        message,
         retry_after: None,
     }
 }
@@ -207,10 +245,7 @@ fn map_event(event: &SseEvent) -> Result<Option<ResponseEvent>, ModelError> {
             .map(String::from)
             .ok_or_else(|| malformed(&format!("{kind} event"), &event.data, "no `delta`"))
     };
-    let item = || -> Result<ResponseItem, ModelError> {
-        serde_json::from_value(value["item"].clone())
-            .map_err(|e| malformed(&format!("{kind} event"), &event.data, e))
-    };
+    let item = || serde_json::from_value::<ResponseItem>(value["item"].clone());
     Ok(Some(match kind.as_str() {
         "response.created" => ResponseEvent::Created,
         // Only informative: an item the server announces in a shape this
@@ -219,7 +254,21 @@ fn map_event(event: &SseEvent) -> Result<Option<ResponseEvent>, ModelError> {
             Ok(item) => ResponseEvent::OutputItemAdded { item },
             Err(_) => return Ok(None),
         },
-        "response.output_item.done" => ResponseEvent::OutputItemDone { item: item()? },
+        // An item this version cannot read is the same on every attempt:
+        // retrying would pay for the same response again. It is left out.
+        "response.output_item.done" => match item() {
+            Ok(item) => ResponseEvent::OutputItemDone { item },
+            Err(error) => {
+                let item_type = value["item"]["type"].as_str().unwrap_or("(no type)");
+                tracing::warn!(
+                    item_type,
+                    %error,
+                    item = %truncate(&value["item"].to_string(), 500),
+                    "skipping an output item that cannot be read"
+                );
+                return Ok(None);
+            }
+        },
         "response.output_text.delta" => ResponseEvent::OutputTextDelta {
             delta: text("delta")?,
         },
@@ -399,11 +448,7 @@ impl HttpTransport {
         if status.is_success() && !json_body {
             return Ok(response);
         }
-        let body = tokio::time::timeout(timeout, response.text())
-            .await
-            .ok()
-            .and_then(|r| r.ok())
-            .unwrap_or_default();
+        let body = read_error_body(response, timeout).await;
         if status.is_success() {
             // A server (or proxy) that ignored `stream: true`: retrying
             // would get the same answer.
@@ -424,6 +469,22 @@ impl HttpTransport {
     }
 }
 
+/// At most [`MAX_ERROR_BODY`] bytes of a body that is not an event stream,
+/// read until `timeout` passes; what arrived by then is kept.
+async fn read_error_body(mut response: reqwest::Response, timeout: Duration) -> String {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut body = Vec::new();
+    while body.len() < MAX_ERROR_BODY {
+        match tokio::time::timeout_at(deadline, response.chunk()).await {
+            Ok(Ok(Some(chunk))) => body.extend_from_slice(&chunk),
+            // The end, a broken body or the deadline: use what came.
+            _ => break,
+        }
+    }
+    body.truncate(MAX_ERROR_BODY);
+    String::from_utf8_lossy(&body).into_owned()
+}
+
 /// Sort an HTTP error answer into retryable or fatal, keeping the server's
 /// own message.
 pub(crate) fn http_error(status: u16, headers: &HeaderMap, body: &str) -> ModelError {
@@ -431,6 +492,9 @@ pub(crate) fn http_error(status: u16, headers: &HeaderMap, body: &str) -> ModelE
     // OpenAI: {"error": {"message", "type", "code"}}; Ollama: {"error": "..."};
     // some proxies: {"message": "..."}.
     let error = &parsed["error"];
+    let reason = reqwest::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason());
     let message = error["message"]
         .as_str()
         .or(error.as_str())
@@ -439,11 +503,7 @@ pub(crate) fn http_error(status: u16, headers: &HeaderMap, body: &str) -> ModelE
         .unwrap_or_else(|| {
             let text = body.trim();
             if text.is_empty() {
-                reqwest::StatusCode::from_u16(status)
-                    .ok()
-                    .and_then(|s| s.canonical_reason())
-                    .unwrap_or("no error message")
-                    .to_string()
+                reason.unwrap_or("no error message").to_string()
             } else {
                 text.to_string()
             }
@@ -459,8 +519,15 @@ pub(crate) fn http_error(status: u16, headers: &HeaderMap, body: &str) -> ModelE
     }
     match status {
         401 | 403 => Error::Unauthorized(message).into(),
+        // This message is also the final error once retries run out, so it
+        // names the status in full: `HTTP 429 Too Many Requests: <message>`.
         429 | 500..=599 => ModelError::Retryable {
-            message: format!("HTTP {status}: {message}"),
+            message: match reason {
+                Some(reason) if reason != message => {
+                    format!("HTTP {status} {reason}: {message}")
+                }
+                _ => format!("HTTP {status}: {message}"),
+            },
             retry_after: retry_after(headers),
         },
         _ => Error::Api { status, message }.into(),

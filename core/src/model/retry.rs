@@ -15,6 +15,10 @@ use super::{ModelClient, ModelError, ModelRequest, ResponseEvent};
 use crate::error::{Error, Result};
 use crate::protocol::{ResponseItem, Usage};
 
+/// Why a stream that ended without `response.completed` failed, whichever
+/// provider's stream it was.
+pub(crate) const CLOSED_BEFORE_COMPLETION: &str = "model stream closed before response.completed";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     pub request_max_retries: u32,
@@ -112,9 +116,10 @@ pub async fn run_request(
             };
         let (attempt_no, max) = budget;
         if attempt_no > max {
+            // Every failure above was one attempt, whichever budget it used.
+            let attempts = request_retries + stream_retries;
             return Err(Error::Stream(format!(
-                "{message} (gave up after {} attempts)",
-                attempt_no
+                "{message} (gave up after {attempts} attempts)"
             )));
         }
         let delay = policy.backoff(attempt_no, retry_after);
@@ -177,7 +182,7 @@ async fn attempt(
         match next {
             None => {
                 return Err(Failure::Stream {
-                    message: "model stream closed before response.completed".into(),
+                    message: CLOSED_BEFORE_COMPLETION.into(),
                     retry_after: None,
                 })
             }

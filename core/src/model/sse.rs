@@ -6,6 +6,7 @@
 //! ASCII and never occurs inside one.
 
 use std::collections::VecDeque;
+use std::fmt;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -23,8 +24,40 @@ pub struct SseEvent {
     pub id: Option<String>,
 }
 
+/// The most one event (its unfinished line and its `data` so far) may hold.
+/// Far above any real event, it stops a server that streams bytes without
+/// line breaks from growing the buffers until memory runs out.
+pub const MAX_EVENT_BYTES: usize = 16 << 20;
+
+/// An event grew past the parser's limit without ending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventTooLarge {
+    pub limit: usize,
+}
+
+impl fmt::Display for EventTooLarge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const MIB: usize = 1 << 20;
+        if self.limit >= MIB && self.limit % MIB == 0 {
+            write!(
+                f,
+                "an SSE event exceeded the limit of {} MiB without ending",
+                self.limit / MIB
+            )
+        } else {
+            write!(
+                f,
+                "an SSE event exceeded the limit of {} bytes without ending",
+                self.limit
+            )
+        }
+    }
+}
+
+impl std::error::Error for EventTooLarge {}
+
 /// Feed it bytes as they arrive; it returns the events they complete.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SseParser {
     /// Bytes of a line not yet terminated.
     pending: Vec<u8>,
@@ -36,6 +69,14 @@ pub struct SseParser {
     data: String,
     has_data: bool,
     last_id: Option<String>,
+    /// [`MAX_EVENT_BYTES`] unless set otherwise.
+    limit: usize,
+}
+
+impl Default for SseParser {
+    fn default() -> Self {
+        Self::with_limit(MAX_EVENT_BYTES)
+    }
 }
 
 impl SseParser {
@@ -43,8 +84,23 @@ impl SseParser {
         Self::default()
     }
 
-    /// Parse `bytes`, returning every event they complete.
-    pub fn feed(&mut self, bytes: &[u8]) -> Vec<SseEvent> {
+    /// A parser that fails once one event holds more than `limit` bytes.
+    pub fn with_limit(limit: usize) -> Self {
+        SseParser {
+            pending: Vec::new(),
+            after_cr: false,
+            started: false,
+            event: None,
+            data: String::new(),
+            has_data: false,
+            last_id: None,
+            limit,
+        }
+    }
+
+    /// Parse `bytes`, returning every event they complete, or an error once
+    /// the event under way outgrows the limit (the parser is then spent).
+    pub fn feed(&mut self, bytes: &[u8]) -> Result<Vec<SseEvent>, EventTooLarge> {
         let mut out = Vec::new();
         let mut rest = bytes;
         if self.after_cr {
@@ -71,7 +127,12 @@ impl SseParser {
             }
         }
         self.pending.extend_from_slice(rest);
-        out
+        // Checked once per chunk: what one chunk adds is already in memory,
+        // and only growth across chunks is unbounded.
+        if self.pending.len() + self.data.len() > self.limit {
+            return Err(EventTooLarge { limit: self.limit });
+        }
+        Ok(out)
     }
 
     /// The stream ended. An event without its blank line is discarded, as
@@ -129,6 +190,24 @@ impl SseParser {
     }
 }
 
+/// Why an [`SseStream`] failed.
+#[derive(Debug)]
+pub enum SseError<E> {
+    /// The byte stream failed.
+    Source(E),
+    /// An event outgrew the parser's limit.
+    TooLarge(EventTooLarge),
+}
+
+impl<E: fmt::Display> fmt::Display for SseError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SseError::Source(e) => e.fmt(f),
+            SseError::TooLarge(e) => e.fmt(f),
+        }
+    }
+}
+
 /// A stream of SSE events over a stream of byte chunks. Errors of the byte
 /// stream are passed through; after one the stream ends.
 pub struct SseStream<S> {
@@ -140,9 +219,13 @@ pub struct SseStream<S> {
 
 impl<S> SseStream<S> {
     pub fn new(inner: S) -> Self {
+        Self::with_parser(inner, SseParser::new())
+    }
+
+    pub fn with_parser(inner: S, parser: SseParser) -> Self {
         SseStream {
             inner,
-            parser: SseParser::new(),
+            parser,
             ready: VecDeque::new(),
             done: false,
         }
@@ -153,7 +236,7 @@ impl<S, E> Stream for SseStream<S>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
 {
-    type Item = Result<SseEvent, E>;
+    type Item = Result<SseEvent, SseError<E>>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         loop {
@@ -165,13 +248,16 @@ where
             }
             match Pin::new(&mut self.inner).poll_next(cx) {
                 Poll::Pending => return Poll::Pending,
-                Poll::Ready(Some(Ok(bytes))) => {
-                    let events = self.parser.feed(&bytes);
-                    self.ready.extend(events);
-                }
+                Poll::Ready(Some(Ok(bytes))) => match self.parser.feed(&bytes) {
+                    Ok(events) => self.ready.extend(events),
+                    Err(too_large) => {
+                        self.done = true;
+                        return Poll::Ready(Some(Err(SseError::TooLarge(too_large))));
+                    }
+                },
                 Poll::Ready(Some(Err(e))) => {
                     self.done = true;
-                    return Poll::Ready(Some(Err(e)));
+                    return Poll::Ready(Some(Err(SseError::Source(e))));
                 }
                 Poll::Ready(None) => {
                     self.done = true;
@@ -191,7 +277,7 @@ mod tests {
         let mut parser = SseParser::new();
         let mut out = Vec::new();
         for chunk in chunks {
-            out.extend(parser.feed(chunk));
+            out.extend(parser.feed(chunk).unwrap());
         }
         parser.finish();
         out
@@ -257,7 +343,7 @@ mod tests {
     #[test]
     fn ids_and_field_without_colon() {
         let mut parser = SseParser::new();
-        let got = parser.feed(b"id: 7\ndata\n\n");
+        let got = parser.feed(b"id: 7\ndata\n\n").unwrap();
         assert_eq!(
             got,
             vec![SseEvent {
@@ -265,6 +351,44 @@ mod tests {
                 data: String::new(),
                 id: Some("7".into())
             }]
+        );
+    }
+
+    #[test]
+    fn an_event_without_line_breaks_hits_the_limit() {
+        let mut parser = SseParser::with_limit(64);
+        assert_eq!(parser.feed(&[b'x'; 40]), Ok(vec![]));
+        let err = parser.feed(&[b'x'; 40]).unwrap_err();
+        assert_eq!(err, EventTooLarge { limit: 64 });
+        assert_eq!(
+            err.to_string(),
+            "an SSE event exceeded the limit of 64 bytes without ending"
+        );
+        assert_eq!(
+            EventTooLarge {
+                limit: MAX_EVENT_BYTES
+            }
+            .to_string(),
+            "an SSE event exceeded the limit of 16 MiB without ending"
+        );
+    }
+
+    #[test]
+    fn many_data_lines_count_towards_the_limit_and_a_dispatch_resets_it() {
+        let mut parser = SseParser::with_limit(64);
+        // 3 × 20 bytes of data stay under the limit and dispatch.
+        let line = format!("data: {}\n", "y".repeat(20));
+        let event = format!("{line}{line}{line}\n");
+        for _ in 0..3 {
+            assert_eq!(parser.feed(event.as_bytes()).unwrap().len(), 1);
+        }
+        // The same lines without the blank line accumulate past it.
+        assert!(parser.feed(line.as_bytes()).is_ok());
+        assert!(parser.feed(line.as_bytes()).is_ok());
+        assert!(parser.feed(line.as_bytes()).is_ok());
+        assert_eq!(
+            parser.feed(line.as_bytes()),
+            Err(EventTooLarge { limit: 64 })
         );
     }
 }

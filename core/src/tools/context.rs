@@ -85,6 +85,8 @@ pub struct ToolContext {
     pub cwd: PathBuf,
     pub sandbox: SandboxPolicy,
     pub approval_policy: ApprovalPolicy,
+    /// Approvals given "for the session" (shared by the agent's threads).
+    pub approvals: Arc<crate::sandbox::approval::ApprovalCache>,
     /// How tool subprocess environments are built.
     pub env_policy: crate::protocol::EnvPolicy,
     /// Default timeout of a shell command when the model gives none.

@@ -195,7 +195,10 @@ impl ToolRouter {
         };
         let shell_enabled = allowed(shell_name);
         if shell_enabled {
-            specs.push(shell::spec(options.shell_tool));
+            specs.push(shell::spec(
+                options.shell_tool,
+                options.approval_policy != ApprovalPolicy::Never,
+            ));
         }
         if allowed("apply_patch") {
             // Chat Completions has no freeform tools; offer the function form there.
@@ -368,13 +371,10 @@ impl Approval {
     }
 }
 
-/// Ask the host before the model's command or patch runs, as the approval
-/// policy requires. `cwd` is where the action would happen.
-///
-/// For now every action asks under any policy but `never`. Codex's finer
-/// rules (known-safe read-only commands run without asking under
-/// `untrusted`; under `on-request` only actions the model escalates with
-/// `sandbox_permissions` ask) come with the sandbox work.
+/// Ask the host before the model's command or patch runs; the caller has
+/// decided (with [`crate::sandbox::approval`]) that it must. `cwd` is where
+/// the action would happen, `reason` why it needs approval. An action
+/// approved "for the session" before runs without asking again.
 ///
 /// An `Err` is a failing host callback: the caller returns it so the turn
 /// fails.
@@ -383,18 +383,28 @@ pub(crate) async fn ask_approval(
     call_id: &str,
     cwd: &Path,
     action: ApprovalAction,
+    reason: String,
 ) -> Result<Approval> {
-    let policy = match ctx.approval_policy {
-        ApprovalPolicy::Never => return Ok(Approval::Run),
-        ApprovalPolicy::OnRequest => "on-request",
-        ApprovalPolicy::Untrusted => "untrusted",
+    let paths = |changes: &[crate::protocol::FileUpdateChange]| -> Vec<std::path::PathBuf> {
+        changes
+            .iter()
+            .map(|c| std::path::PathBuf::from(&c.path))
+            .collect()
     };
+    let remembered = match &action {
+        ApprovalAction::Command { command } => ctx.approvals.command_approved(command),
+        ApprovalAction::FileChange { changes, .. } => ctx.approvals.paths_approved(&paths(changes)),
+        ApprovalAction::Tool { .. } => false,
+    };
+    if remembered {
+        return Ok(Approval::Run);
+    }
     let request = ApprovalRequest {
         thread_id: ctx.thread_id.clone(),
         call_id: call_id.to_string(),
         cwd: cwd.display().to_string(),
-        reason: Some(format!("approval policy is {policy}")),
-        action,
+        reason: Some(reason),
+        action: action.clone(),
     };
     let decision = tokio::select! {
         decision = ctx.host.approve(request) => decision?,
@@ -403,10 +413,17 @@ pub(crate) async fn ask_approval(
         _ = ctx.cancel.cancelled() => return Ok(Approval::Aborted),
     };
     Ok(match decision {
-        // "For the session" is taken as a one-time approval: remembering it
-        // needs a cache that outlives the turn (on the agent), which this
-        // layer does not own. Asking again is the safe side of that gap.
-        ApprovalDecision::Approve | ApprovalDecision::ApproveForSession => Approval::Run,
+        ApprovalDecision::Approve => Approval::Run,
+        ApprovalDecision::ApproveForSession => {
+            match &action {
+                ApprovalAction::Command { command } => ctx.approvals.approve_command(command),
+                ApprovalAction::FileChange { changes, .. } => {
+                    ctx.approvals.approve_paths(&paths(changes))
+                }
+                ApprovalAction::Tool { .. } => {}
+            }
+            Approval::Run
+        }
         ApprovalDecision::Deny => Approval::Declined,
         ApprovalDecision::Abort => {
             // Ends the turn as interrupted once this call's output is recorded.

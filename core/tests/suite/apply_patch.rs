@@ -700,6 +700,7 @@ fn context(
         sandbox,
         approval_policy: ApprovalPolicy::Never,
         env_policy: Default::default(),
+        approvals: Default::default(),
         command_timeout: Duration::from_secs(10),
         host: Arc::new(HeadlessHost),
         cancel: CancellationToken::new(),

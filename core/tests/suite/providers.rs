@@ -6,8 +6,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use codeloop_core::model::provider::{builtin_provider_ids, BUILTIN_PROVIDERS};
 use codeloop_core::model::replay::{load_cassette, ReplayClient};
 use codeloop_core::model::retry::{run_request, CompletedResponse, Progress};
+use codeloop_core::model::sse::MAX_EVENT_BYTES;
 use codeloop_core::model::{
     build_client, ModelClient, ModelRequest, ProviderConfig, ReasoningConfig, ResponseEvent,
 };
@@ -930,8 +932,7 @@ async fn chat_translates_the_history() {
     assert_eq!(
         body["messages"],
         json!([
-            {"role": "system", "content": "You are codeloop."},
-            {"role": "system", "content": "sandbox: read-only"},
+            {"role": "system", "content": "You are codeloop.\n\nsandbox: read-only"},
             {"role": "user", "content": [
                 {"type": "text", "text": "what is in"},
                 {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
@@ -1201,4 +1202,400 @@ async fn one_connection_serves_many_requests() {
             "{wire:?}: the client should reuse its pooled connection"
         );
     }
+}
+
+// ------------------------------------------------- review fixes (providers)
+
+#[tokio::test]
+async fn an_unreadable_output_item_is_skipped_not_retried() {
+    let server = MockServer::start().await.unwrap();
+    server.push(Reply::responses([
+        responses::created(),
+        // A content part type this version does not know still parses.
+        responses::output_item_done(json!({
+            "type": "message", "id": "msg_a", "role": "assistant",
+            "content": [
+                {"type": "output_audio", "data": "AAAA", "transcript": "hi"},
+                {"type": "output_text", "text": "heard"}
+            ]
+        })),
+        // A function call without call_id or arguments cannot be read.
+        responses::output_item_done(
+            json!({"type": "function_call", "id": "fc_1", "name": "shell"}),
+        ),
+        responses::message("msg_b", "ok"),
+        responses::completed("r1", 5, 6),
+    ]));
+    // Were it retried, this reply would be served.
+    server.push(responses::text_turn("r2", "a retry would get this"));
+    let client = client(&server, WireApi::Responses);
+
+    let (result, progress) = run(&client, &request("hi")).await;
+    let done = result.unwrap();
+
+    assert_eq!(done.response_id, "r1");
+    assert_eq!(
+        without_ids(done.items),
+        vec![
+            ResponseItem::Message {
+                id: None,
+                role: "assistant".into(),
+                content: vec![
+                    ContentItem::Unknown,
+                    ContentItem::OutputText {
+                        text: "heard".into()
+                    }
+                ],
+            },
+            assistant("ok"),
+        ]
+    );
+    assert!(retries(&progress).is_empty(), "{progress:?}");
+    assert_eq!(server.requests().len(), 1);
+    assert_eq!(server.pending_replies(), 1);
+}
+
+#[tokio::test]
+async fn responses_input_leaves_out_what_the_api_cannot_take_back() {
+    let server = MockServer::start().await.unwrap();
+    server.push(responses::text_turn("r", "ok"));
+    let client = client(&server, WireApi::Responses);
+    let mut req = request("go");
+    req.input.extend([
+        // Reasoning read from a chat provider: plain text, nothing encrypted.
+        ResponseItem::Reasoning {
+            id: None,
+            summary: vec![],
+            content: Some(vec![ReasoningContent::ReasoningText {
+                text: "thinking".into(),
+            }]),
+            encrypted_content: None,
+        },
+        ResponseItem::Reasoning {
+            id: Some("rs_1".into()),
+            summary: vec![ReasoningSummary::SummaryText {
+                text: "plan".into(),
+            }],
+            content: None,
+            encrypted_content: Some("enc:rs_1".into()),
+        },
+        ResponseItem::Message {
+            id: Some("msg_1".into()),
+            role: "assistant".into(),
+            content: vec![
+                ContentItem::Unknown,
+                ContentItem::OutputText {
+                    text: "heard".into(),
+                },
+            ],
+        },
+        ResponseItem::Message {
+            id: None,
+            role: "assistant".into(),
+            content: vec![ContentItem::Unknown],
+        },
+    ]);
+
+    run(&client, &req).await.0.unwrap();
+
+    let sent = &server.requests()[0];
+    assert_eq!(
+        sent.input(),
+        &[
+            json!({"type": "message", "role": "user", "content": [{"type": "input_text", "text": "go"}]}),
+            json!({"type": "reasoning", "summary": [{"type": "summary_text", "text": "plan"}],
+                   "encrypted_content": "enc:rs_1"}),
+            json!({"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "heard"}]}),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn chat_history_suits_strict_chat_templates() {
+    let server = MockServer::start().await.unwrap();
+    server.push(chat::text_turn("ok"));
+    let client = client(&server, WireApi::Chat);
+    let call = |id: &str| ResponseItem::FunctionCall {
+        id: None,
+        name: "shell_command".into(),
+        arguments: "{}".into(),
+        call_id: id.into(),
+    };
+    let output = |id: &str| ResponseItem::FunctionCallOutput {
+        call_id: id.into(),
+        output: format!("out {id}"),
+    };
+    let req = ModelRequest {
+        instructions: Some("You are codeloop.".into()),
+        input: vec![
+            ResponseItem::developer_text("sandbox: read-only"),
+            ResponseItem::developer_text("be brief"),
+            ResponseItem::user_text(
+                "<environment_context>\n  <cwd>/w</cwd>\n</environment_context>",
+            ),
+            ResponseItem::user_text("fix the bug"),
+            ResponseItem::assistant_text("Looking."),
+            call("c1"),
+            output("c1"),
+            ResponseItem::developer_text("the plan changed"),
+            ResponseItem::Message {
+                id: None,
+                role: "user".into(),
+                content: vec![
+                    ContentItem::InputText { text: "see".into() },
+                    ContentItem::InputImage {
+                        image_url: "data:image/png;base64,AAAA".into(),
+                    },
+                ],
+            },
+            ResponseItem::Reasoning {
+                id: None,
+                summary: vec![],
+                content: Some(vec![ReasoningContent::ReasoningText { text: "hmm".into() }]),
+                encrypted_content: None,
+            },
+            ResponseItem::assistant_text("Done."),
+            ResponseItem::assistant_text("Anything else?"),
+            call("c2"),
+            call("c3"),
+            output("c2"),
+            output("c3"),
+            ResponseItem::user_text("thanks"),
+        ],
+        ..request("unused")
+    };
+
+    run(&client, &req).await.0.unwrap();
+
+    let sent = server.requests()[0].messages().to_vec();
+    let tool_call = |id: &str| json!({"id": id, "type": "function", "function": {"name": "shell_command", "arguments": "{}"}});
+    assert_eq!(
+        sent,
+        vec![
+            json!({"role": "system", "content": "You are codeloop.\n\nsandbox: read-only\n\nbe brief"}),
+            json!({"role": "user", "content":
+                "<environment_context>\n  <cwd>/w</cwd>\n</environment_context>\n\nfix the bug"}),
+            json!({"role": "assistant", "content": "Looking.", "tool_calls": [tool_call("c1")]}),
+            json!({"role": "tool", "tool_call_id": "c1", "content": "out c1"}),
+            json!({"role": "user", "content": [
+                {"type": "text", "text": "the plan changed"},
+                {"type": "text", "text": "see"},
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
+            ]}),
+            json!({"role": "assistant", "content": "Done.\n\nAnything else?",
+                   "tool_calls": [tool_call("c2"), tool_call("c3")]}),
+            json!({"role": "tool", "tool_call_id": "c2", "content": "out c2"}),
+            json!({"role": "tool", "tool_call_id": "c3", "content": "out c3"}),
+            json!({"role": "user", "content": "thanks"}),
+        ]
+    );
+    // The rule itself: one system message, first; no role twice in a row
+    // except tool answers.
+    let roles: Vec<&str> = sent.iter().filter_map(|m| m["role"].as_str()).collect();
+    assert_eq!(roles.iter().filter(|r| **r == "system").count(), 1);
+    for pair in roles.windows(2) {
+        assert!(pair[0] != pair[1] || pair[0] == "tool", "{roles:?}");
+    }
+}
+
+#[tokio::test]
+async fn chat_without_instructions_starts_with_the_leading_developer_messages() {
+    let server = MockServer::start().await.unwrap();
+    server.push(chat::text_turn("ok"));
+    let client = client(&server, WireApi::Chat);
+    let req = ModelRequest {
+        input: vec![
+            ResponseItem::developer_text("rules"),
+            ResponseItem::user_text("hi"),
+        ],
+        ..request("unused")
+    };
+
+    run(&client, &req).await.0.unwrap();
+
+    assert_eq!(
+        server.requests()[0].messages(),
+        &[
+            json!({"role": "system", "content": "rules"}),
+            json!({"role": "user", "content": "hi"}),
+        ]
+    );
+}
+
+#[test]
+fn a_cassette_without_a_provider_means_replay() {
+    let opts = AgentOptions {
+        cassette: Some("run.json".into()),
+        ..AgentOptions::default()
+    };
+    let config = ProviderConfig::resolve(&opts, &|_| Some("sk-env".into())).unwrap();
+    assert_eq!(config.id, "replay");
+    assert_eq!(
+        config.replay_cassette().unwrap(),
+        Some(Path::new("run.json"))
+    );
+    assert_eq!(config.api_key, None, "replay reads no key");
+}
+
+#[test]
+fn a_cassette_with_another_provider_is_a_config_error() {
+    for provider in ["openai", "mock"] {
+        let opts = AgentOptions {
+            provider: Some(provider.into()),
+            base_url: Some("http://127.0.0.1:9/v1".into()),
+            cassette: Some("run.json".into()),
+            ..AgentOptions::default()
+        };
+        let err = ProviderConfig::resolve(&opts, &|_| None).unwrap_err();
+        assert!(
+            matches!(&err, Error::Config(m)
+                if m.contains(&format!("provider `{provider}`")) && m.contains("run.json")),
+            "{err:?}"
+        );
+    }
+}
+
+#[test]
+fn a_replay_provider_without_a_cassette_fails_the_same_everywhere() {
+    let opts = AgentOptions {
+        provider: Some("replay".into()),
+        ..AgentOptions::default()
+    };
+    let from_resolve = ProviderConfig::resolve(&opts, &|_| None).unwrap_err();
+    assert!(
+        matches!(&from_resolve, Error::Config(m) if m.contains("needs a cassette")),
+        "{from_resolve:?}"
+    );
+
+    // A config built by hand reaches the same check in build_client.
+    let mut config = ProviderConfig::resolve(
+        &AgentOptions {
+            cassette: Some("run.json".into()),
+            ..AgentOptions::default()
+        },
+        &|_| None,
+    )
+    .unwrap();
+    config.cassette = None;
+    let from_build = build_client(&config).err().unwrap();
+    assert_eq!(from_build.to_string(), from_resolve.to_string());
+}
+
+#[test]
+fn built_in_providers_resolve_without_a_url_and_others_need_one() {
+    for builtin in BUILTIN_PROVIDERS {
+        let opts = AgentOptions {
+            provider: Some(builtin.id.into()),
+            cassette: (builtin.id == "replay").then(|| "run.json".into()),
+            ..AgentOptions::default()
+        };
+        let config = ProviderConfig::resolve(&opts, &|_| None).unwrap();
+        assert_eq!(config.base_url, builtin.base_url.trim_end_matches('/'));
+        assert_eq!(config.wire_api, builtin.wire_api);
+    }
+    let ids = builtin_provider_ids();
+    assert_eq!(ids, "openai, ollama, lmstudio, replay");
+    let opts = AgentOptions {
+        provider: Some("nowhere".into()),
+        ..AgentOptions::default()
+    };
+    let err = ProviderConfig::resolve(&opts, &|_| None).unwrap_err();
+    assert!(
+        matches!(&err, Error::Config(m) if m.contains(&format!("not built in ({ids})"))),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_line_that_never_ends_is_cut_off_at_the_event_limit() {
+    let server = MockServer::start().await.unwrap();
+    // No line break ever comes; the server would go on forever.
+    let endless = format!("data: {}", "x".repeat(MAX_EVENT_BYTES));
+    server.push(Reply::responses([responses::created(), SseEvent::raw(endless)]).stall_after(2));
+    server.push(responses::text_turn("r2", "after the retry"));
+    let client = client(&server, WireApi::Responses);
+
+    let (result, progress) = run(&client, &request("hi")).await;
+
+    assert_eq!(
+        without_ids(result.unwrap().items),
+        vec![assistant("after the retry")]
+    );
+    let retries = retries(&progress);
+    assert_eq!(retries.len(), 1);
+    assert!(
+        retries[0].2.contains("exceeded the limit of 16 MiB"),
+        "{}",
+        retries[0].2
+    );
+}
+
+#[tokio::test]
+async fn an_endless_error_body_is_read_only_in_part() {
+    let server = MockServer::start().await.unwrap();
+    // A JSON answer to a stream request whose body never ends: 100 KiB,
+    // then silence. Read whole, it would hold the request until the idle
+    // timeout (30 s here).
+    let chunk = format!("{{\"pad\": \"{}\"}}", "p".repeat(1024));
+    let events: Vec<SseEvent> = (0..100).map(|_| SseEvent::raw(chunk.clone())).collect();
+    server.push(
+        Reply::responses(events)
+            .with_header("content-type", "application/json")
+            .stall_after(100),
+    );
+    let mut opts = options(&server, WireApi::Responses);
+    opts.stream_idle_timeout_ms = Some(30_000);
+    let client = client_with(&opts);
+
+    let started = Instant::now();
+    let err = run(&client, &request("hi")).await.0.unwrap_err();
+
+    assert!(
+        matches!(&err, Error::Api { status: 200, message }
+            if message.contains("expected an event stream") && message.contains("{\"pad\"")),
+        "{err:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn exhausted_request_retries_name_the_last_http_failure() {
+    let server = MockServer::start().await.unwrap();
+    server.push_all([
+        Reply::rate_limited(0),
+        Reply::rate_limited(0),
+        Reply::rate_limited(0),
+    ]);
+    let mut opts = options(&server, WireApi::Responses);
+    opts.request_max_retries = Some(2);
+    let client = client_with(&opts);
+
+    let err = run(&client, &request("hi")).await.0.unwrap_err();
+
+    assert_eq!(
+        err.to_string(),
+        "stream error: HTTP 429 Too Many Requests: Rate limit reached for requests. \
+         Please try again later. (gave up after 3 attempts)"
+    );
+
+    // Attempts are counted across both budgets: a dropped stream, then 500s.
+    server.push_all([
+        responses::text_turn("r", "lost").drop_after(1),
+        Reply::server_error(),
+        Reply::server_error(),
+    ]);
+    opts.request_max_retries = Some(1);
+    let err = run(&client_with(&opts), &request("hi"))
+        .await
+        .0
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "stream error: HTTP 500 Internal Server Error: The server had an error while \
+         processing your request. Sorry about that! (gave up after 3 attempts)"
+    );
 }

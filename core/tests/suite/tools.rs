@@ -59,6 +59,7 @@ impl Harness {
             sandbox,
             approval_policy: ApprovalPolicy::Never,
             env_policy: Default::default(),
+            approvals: Default::default(),
             command_timeout: Duration::from_secs(60),
             host: Arc::new(HeadlessHost),
             cancel: CancellationToken::new(),
@@ -704,7 +705,8 @@ fn completed_patch(events: &[ThreadEvent]) -> (Vec<FileUpdateChange>, PatchStatu
 
 #[tokio::test]
 async fn asking_policies_fail_closed_without_a_host() {
-    for policy in [ApprovalPolicy::Untrusted, ApprovalPolicy::OnRequest] {
+    {
+        let policy = ApprovalPolicy::Untrusted;
         let mut h = Harness::with_approvals(policy, Arc::new(HeadlessHost));
         let out = h
             .dispatch("shell_command", json!({"command": "touch marker"}))
@@ -749,7 +751,7 @@ async fn approved_commands_run_and_the_host_sees_what_and_where() {
         ApprovalDecision::ApproveForSession,
     ] {
         let host = ApprovalHost::new(Ok(decision));
-        let mut h = Harness::with_approvals(ApprovalPolicy::OnRequest, host.clone());
+        let mut h = Harness::with_approvals(ApprovalPolicy::Untrusted, host.clone());
         fs::create_dir(h.path("sub")).unwrap();
         let out = h
             .dispatch(
@@ -772,7 +774,7 @@ async fn approved_commands_run_and_the_host_sees_what_and_where() {
             request
                 .reason
                 .as_deref()
-                .is_some_and(|r| r.contains("on-request")),
+                .is_some_and(|r| r.contains("untrusted")),
             "{:?}",
             request.reason
         );
@@ -783,6 +785,88 @@ async fn approved_commands_run_and_the_host_sees_what_and_where() {
             }
         );
     }
+}
+
+#[tokio::test]
+async fn on_request_asks_only_to_escalate_and_runs_approved_commands_unsandboxed() {
+    let host = ApprovalHost::new(Ok(ApprovalDecision::Approve));
+    let mut h = Harness::with_approvals(ApprovalPolicy::OnRequest, host.clone());
+    h.ctx.sandbox = codeloop_core::sandbox::SandboxPolicy::new(
+        codeloop_core::protocol::SandboxMode::ReadOnly,
+        &h.ctx.cwd.clone(),
+        &[],
+        false,
+    );
+    // Within the sandbox nothing is asked; read-only mode keeps the write out.
+    let out = h
+        .dispatch("shell_command", json!({"command": "touch inside"}))
+        .await;
+    assert!(host.requests().is_empty());
+    assert!(!h.path("inside").exists(), "{}", out.content);
+    // Escalated with a justification: asked, approved, run outside the sandbox.
+    let out = h
+        .dispatch(
+            "shell_command",
+            json!({"command": "touch outside", "sandbox_permissions": "require_escalated",
+                   "justification": "needs to write the build output"}),
+        )
+        .await;
+    assert!(out.success, "{}", out.content);
+    assert!(h.path("outside").exists());
+    let requests = host.requests();
+    assert_eq!(requests.len(), 1);
+    assert!(requests[0]
+        .reason
+        .as_deref()
+        .is_some_and(|r| r.contains("needs to write the build output")));
+}
+
+#[tokio::test]
+async fn escalation_under_never_is_refused_without_asking() {
+    let host = ApprovalHost::new(Ok(ApprovalDecision::Approve));
+    let mut h = Harness::with_approvals(ApprovalPolicy::Never, host.clone());
+    h.ctx.sandbox = codeloop_core::sandbox::SandboxPolicy::new(
+        codeloop_core::protocol::SandboxMode::WorkspaceWrite,
+        &h.ctx.cwd.clone(),
+        &[],
+        false,
+    );
+    let out = h
+        .dispatch(
+            "shell_command",
+            json!({"command": "touch x", "sandbox_permissions": "require_escalated"}),
+        )
+        .await;
+    assert!(!out.success);
+    assert!(
+        out.content.contains("approval policy is `never`"),
+        "{}",
+        out.content
+    );
+    assert!(host.requests().is_empty());
+    assert!(!h.path("x").exists());
+}
+
+#[tokio::test]
+async fn approve_for_session_is_remembered_for_the_same_command_only() {
+    let host = ApprovalHost::new(Ok(ApprovalDecision::ApproveForSession));
+    let mut h = Harness::with_approvals(ApprovalPolicy::Untrusted, host.clone());
+    for _ in 0..3 {
+        let out = h
+            .dispatch("shell_command", json!({"command": "touch a"}))
+            .await;
+        assert!(out.success, "{}", out.content);
+    }
+    assert_eq!(host.requests().len(), 1, "asked once for the same command");
+    h.dispatch("shell_command", json!({"command": "touch b"}))
+        .await;
+    assert_eq!(host.requests().len(), 2, "a different command asks again");
+    // Known read-only commands never ask under untrusted.
+    let out = h
+        .dispatch("shell_command", json!({"command": "ls -la"}))
+        .await;
+    assert!(out.success, "{}", out.content);
+    assert_eq!(host.requests().len(), 2);
 }
 
 #[tokio::test]
@@ -1367,9 +1451,16 @@ fn router_offers_the_codex_tools() {
         codeloop_core::protocol::ShellToolKind::ShellCommand,
         codeloop_core::protocol::ShellToolKind::ExecCommand,
     ] {
-        let spec = codeloop_core::tools::shell::spec(kind);
+        let spec = codeloop_core::tools::shell::spec(kind, false);
         let value = serde_json::to_value(&spec).unwrap();
         assert_eq!(value["type"], "function");
         assert_eq!(value["parameters"]["additionalProperties"], false);
+        assert!(value["parameters"]["properties"]["sandbox_permissions"].is_null());
+        // Offered when a host can approve: the model may ask to escalate.
+        let escalating =
+            serde_json::to_value(codeloop_core::tools::shell::spec(kind, true)).unwrap();
+        let props = &escalating["parameters"]["properties"];
+        assert_eq!(props["sandbox_permissions"]["enum"][1], "require_escalated");
+        assert_eq!(props["justification"]["type"], "string");
     }
 }
