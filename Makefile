@@ -7,7 +7,16 @@ CODELOOP := target/debug/codeloop
 MOCK := target/debug/codeloop-mock-server
 DEMO_CASSETTE := examples/demo/cassette.json
 
-.PHONY: all build test test-codex-sdk lint fmt schema demo demo-cassette bench toolchain clean
+# The Python SDK is built and tested in a virtualenv this Makefile creates,
+# with pinned tools (bump them here).
+VENV := .venv
+VENV_BIN := $(VENV)/bin
+PY_TOOLS := maturin==1.16.0 pytest==9.2.0 ruff==0.17.5 mypy==2.4.1
+PY_WHEEL_DIR := target/python-wheel
+PY_SOURCES := python examples/python bench/python
+
+.PHONY: all build test test-codex-sdk lint lint-python fmt schema demo demo-cassette bench \
+	bench-python bench-sandbox toolchain clean python python-venv test-python pytest-python
 
 all: build
 
@@ -18,7 +27,7 @@ toolchain:
 build:
 	$(CARGO) build
 
-lint: toolchain
+lint: toolchain lint-python
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
@@ -33,6 +42,7 @@ test: lint
 	$(CARGO) build
 	$(CARGO) test --no-fail-fast
 	$(MAKE) test-codex-sdk
+	$(MAKE) pytest-python
 
 # The real @openai/codex-sdk drives the codeloop binary (its codexPathOverride).
 test-codex-sdk:
@@ -52,6 +62,51 @@ demo-cassette: build
 bench:
 	$(CARGO) build --release -p codeloop-cli -p codeloop-bench
 	target/release/codeloop-bench
+
+# Starting /bin/true unconfined vs sandboxed (and vs bwrap when installed).
+bench-sandbox:
+	$(CARGO) build --release -p codeloop-bench --bin codeloop-bench-sandbox
+	target/release/codeloop-bench-sandbox
+
+# ------------------------------------------------------------- Python SDK
+
+$(VENV)/.tools: Makefile
+	python3 -m venv $(VENV)
+	$(VENV_BIN)/pip install --quiet --disable-pip-version-check $(PY_TOOLS)
+	touch $@
+
+python-venv: $(VENV)/.tools
+
+# Build the real wheel (abi3, debug profile: it shares cargo's build cache)
+# and install it into the virtualenv.
+python: $(VENV)/.tools
+	rm -rf $(PY_WHEEL_DIR)
+	$(VENV_BIN)/maturin build --quiet --profile dev --out $(PY_WHEEL_DIR)
+	$(VENV_BIN)/pip install --quiet --disable-pip-version-check --force-reinstall --no-deps \
+		$(PY_WHEEL_DIR)/codeloop-*.whl
+
+lint-python: $(VENV)/.tools
+	$(VENV_BIN)/ruff check $(PY_SOURCES)
+	$(VENV_BIN)/ruff format --check $(PY_SOURCES)
+	$(VENV_BIN)/mypy --strict python/codeloop
+
+# pytest over the installed wheel and the mock model server; stubtest checks
+# python/codeloop/_native.pyi against the built extension.
+pytest-python: python
+	$(CARGO) build -p codeloop-mock-server
+	$(VENV_BIN)/python -m mypy.stubtest codeloop._native
+	$(VENV_BIN)/pytest python/tests
+
+test-python: lint-python pytest-python
+
+# Python SDK benchmarks against a release wheel (not part of `make test`).
+bench-python: $(VENV)/.tools
+	rm -rf target/python-wheel-release
+	$(VENV_BIN)/maturin build --quiet --release --out target/python-wheel-release
+	$(VENV_BIN)/pip install --quiet --disable-pip-version-check --force-reinstall --no-deps \
+		target/python-wheel-release/codeloop-*.whl
+	$(CARGO) build --release -p codeloop-mock-server
+	$(VENV_BIN)/python bench/python/bench.py --mock target/release/codeloop-mock-server
 
 clean:
 	$(CARGO) clean

@@ -14,5 +14,8 @@ pub mod tools;
 
 pub use error::{Error, Result};
 
-pub use agent::{Agent, EventStream, HeadlessHost, Host, Input, RunResult, Thread, UserInput};
+pub use agent::{
+    Agent, EventStream, HeadlessHost, Host, Input, RunCollector, RunInterrupt, RunResult, Thread,
+    UserInput,
+};
 pub use protocol::{AgentOptions, ThreadEvent, ThreadItem};

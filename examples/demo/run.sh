@@ -20,8 +20,9 @@ elif [ -z "${OPENAI_API_KEY:-}" ]; then
 fi
 if [ -n "${MODEL:-}" ]; then args+=(--model "$MODEL"); fi
 
-# Commands run unconfined until kernel sandboxing lands (issue 3); the copy is scratch.
-"$root/target/debug/codeloop" exec --sandbox danger-full-access --ephemeral \
+# Commands run confined: they may write the scratch copy and the temp dirs,
+# not its .git nor anything else (Landlock + seccomp).
+"$root/target/debug/codeloop" exec --sandbox workspace-write --ephemeral \
   --cd "$work" "${args[@]}" "$prompt"
 
 echo

@@ -20,7 +20,7 @@ use crate::session::{SessionMeta, SessionStore};
 use crate::tools::ToolRouter;
 
 pub use host::{HeadlessHost, Host};
-pub use thread::{EventStream, Thread};
+pub use thread::{EventStream, RunCollector, RunInterrupt, Thread};
 
 /// Default timeout of one shell command.
 pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(600);

@@ -12,7 +12,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 
 use super::{AgentInner, Input, RunResult};
 use crate::error::{Error, Result};
-use crate::protocol::{ItemDetails, ResponseItem, ThreadEvent, Usage};
+use crate::protocol::{ItemDetails, ResponseItem, ThreadEvent, ThreadItem, Usage};
 use crate::session::Rollout;
 use crate::tools::EventSink;
 
@@ -99,11 +99,13 @@ impl Thread {
         let cancel = CancellationToken::new();
         let sink = EventSink::new(tx, self.inner.next_item_id.clone());
         let error = Arc::new(Mutex::new(None));
+        let stream_cancel = cancel.clone();
         let stream = |guard: Option<DropGuard>| EventStream {
             rx,
             _guard: guard,
             done: false,
             error: error.clone(),
+            cancel: stream_cancel,
         };
         let claimed = {
             let mut running = self.inner.running.lock().unwrap_or_else(|p| p.into_inner());
@@ -163,35 +165,13 @@ impl Thread {
     /// `Err` carrying its error kind.
     pub async fn run(&self, input: impl Into<Input>) -> Result<RunResult> {
         let mut stream = self.run_streamed(input);
-        let mut items = Vec::new();
-        let mut final_response = String::new();
+        let mut collector = RunCollector::new(self.id());
         while let Some(event) = stream.next().await {
-            match event {
-                ThreadEvent::ItemCompleted { item } => {
-                    if let ItemDetails::AgentMessage { text } = &item.details {
-                        final_response = text.clone();
-                    }
-                    items.push(item);
-                }
-                ThreadEvent::TurnCompleted { usage } => {
-                    return Ok(RunResult {
-                        thread_id: self.inner.id.clone(),
-                        final_response,
-                        items,
-                        usage,
-                    })
-                }
-                ThreadEvent::TurnFailed { error } => {
-                    return Err(stream
-                        .take_error()
-                        .unwrap_or_else(|| Error::from_thread_error(&error)))
-                }
-                _ => {}
+            if let Some(outcome) = collector.push(&event, &stream) {
+                return outcome;
             }
         }
-        Err(Error::Internal(
-            "the turn ended without turn.completed or turn.failed".into(),
-        ))
+        Err(collector.ended_early())
     }
 
     /// Interrupt the running turn, if any: the model request is dropped,
@@ -210,6 +190,57 @@ impl Thread {
     }
 }
 
+/// Folds the events of one turn into its [`RunResult`], exactly as
+/// [`Thread::run`] does. For fronts that hand every event to their caller and
+/// also give the result (or the error) once the turn ends, without keeping a
+/// second copy of the rules of `run`.
+#[derive(Debug, Clone)]
+pub struct RunCollector {
+    thread_id: String,
+    final_response: String,
+    items: Vec<ThreadItem>,
+}
+
+impl RunCollector {
+    pub fn new(thread_id: impl Into<String>) -> Self {
+        RunCollector {
+            thread_id: thread_id.into(),
+            final_response: String::new(),
+            items: Vec::new(),
+        }
+    }
+
+    /// Take in the next event of `stream`. Returns the outcome once the turn
+    /// ended: its result, or its error as the core raised it (kept by the
+    /// stream; rebuilt from the event if it was already taken).
+    pub fn push(&mut self, event: &ThreadEvent, stream: &EventStream) -> Option<Result<RunResult>> {
+        match event {
+            ThreadEvent::ItemCompleted { item } => {
+                if let ItemDetails::AgentMessage { text } = &item.details {
+                    self.final_response = text.clone();
+                }
+                self.items.push(item.clone());
+                None
+            }
+            ThreadEvent::TurnCompleted { usage } => Some(Ok(RunResult {
+                thread_id: self.thread_id.clone(),
+                final_response: std::mem::take(&mut self.final_response),
+                items: std::mem::take(&mut self.items),
+                usage: *usage,
+            })),
+            ThreadEvent::TurnFailed { error } => Some(Err(stream
+                .take_error()
+                .unwrap_or_else(|| Error::from_thread_error(error)))),
+            _ => None,
+        }
+    }
+
+    /// The error for a stream that ended without a terminal event.
+    pub fn ended_early(&self) -> Error {
+        Error::Internal("the turn ended without turn.completed or turn.failed".into())
+    }
+}
+
 /// The events of one turn. Ends after the turn's last event; dropping it
 /// interrupts the turn.
 pub struct EventStream {
@@ -219,6 +250,23 @@ pub struct EventStream {
     /// The error of a failed turn, as the core raised it (the event carries
     /// only its message and code).
     error: Arc<Mutex<Option<Error>>>,
+    /// This run's turn token (the one `Thread::interrupt` cancels while the
+    /// turn runs).
+    cancel: CancellationToken,
+}
+
+/// Interrupts the turn of one run, and never a later turn of the same
+/// thread: for a front whose run object may outlive its turn (a cancelled
+/// await, a dropped iterator) while the thread has moved on.
+#[derive(Debug, Clone)]
+pub struct RunInterrupt(CancellationToken);
+
+impl RunInterrupt {
+    /// Interrupt the turn if it still runs (as [`Thread::interrupt`] does);
+    /// nothing once it ended.
+    pub fn interrupt(&self) {
+        self.0.cancel();
+    }
 }
 
 /// Report a failed turn: keep the error for `run`, then emit `turn.failed`.
@@ -234,6 +282,12 @@ impl EventStream {
     /// The error of the failed turn, once `turn.failed` was received.
     pub fn take_error(&self) -> Option<Error> {
         self.error.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    /// A handle that interrupts this run's turn from anywhere, without
+    /// access to the stream (which its reader may be holding).
+    pub fn interrupter(&self) -> RunInterrupt {
+        RunInterrupt(self.cancel.clone())
     }
 
     /// Disarm the interrupt-on-drop guard: the turn runs on when the stream is dropped.

@@ -194,9 +194,16 @@ pub async fn run(
     }
 
     let start = Instant::now();
+    // A confinement that fails in the child fails the spawn the same way a
+    // missing program does; say where it happened.
+    let where_ = if req.confine.is_some() {
+        " in the sandbox"
+    } else {
+        ""
+    };
     let mut child = cmd
         .spawn()
-        .map_err(|e| Error::io(format!("failed to start `{program}`"), e))?;
+        .map_err(|e| Error::io(format!("failed to start `{program}`{where_}"), e))?;
     // Declared after `child` so it drops first: the group is signalled while
     // the unreaped child still holds its pid (and so the pgid) reserved.
     let mut group = GroupGuard {
@@ -385,7 +392,9 @@ impl HeadTail {
             return;
         }
         self.total += data.len() as u64;
-        self.newlines += data.iter().filter(|b| **b == b'\n').count();
+        // memchr, not a byte loop: this runs over every byte a command
+        // prints, gigabytes for some, and must stay fast in debug builds too.
+        self.newlines += memchr::memchr_iter(b'\n', data).count();
         self.last = data.last().copied();
 
         let room = self.head_cap.saturating_sub(self.head.len());
@@ -492,6 +501,28 @@ mod tests {
             let out = run(req, &CancellationToken::new(), &mut |_| {}).await?;
             assert_eq!(out.exit_code, 0);
         }
+        Ok(())
+    }
+
+    /// A confinement that fails in the child makes the spawn fail: the
+    /// command never runs without it.
+    #[tokio::test]
+    async fn a_failing_confinement_stops_the_command() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let marker = dir.path().join("ran");
+        let mut req = ExecRequest::new(
+            vec!["touch".into(), marker.display().to_string()],
+            dir.path().to_path_buf(),
+        );
+        req.confine = Some(Arc::new(|| Err(io::Error::from_raw_os_error(libc::EPERM))));
+        let err = run(req, &CancellationToken::new(), &mut |_| {})
+            .await
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("in the sandbox"), "{err}");
+        assert!(err.contains("Operation not permitted"), "{err}");
+        assert!(!marker.exists());
         Ok(())
     }
 

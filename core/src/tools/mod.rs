@@ -277,7 +277,6 @@ impl ToolRouter {
         }
         let hook_name = hook_tool_name(&call.name).to_string();
         let outcome = ctx
-            .host
             .hook(HookEvent::PreToolUse {
                 session_id: ctx.thread_id.clone(),
                 cwd: ctx.cwd.display().to_string(),
@@ -319,8 +318,11 @@ impl ToolRouter {
         } else {
             host_tool::handle(ctx, &call).await
         };
+        // An interrupted turn records the output without asking the hook.
+        if ctx.cancel.is_cancelled() {
+            return Ok(output);
+        }
         let post = ctx
-            .host
             .hook(HookEvent::PostToolUse {
                 session_id: ctx.thread_id.clone(),
                 cwd: ctx.cwd.display().to_string(),

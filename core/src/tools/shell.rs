@@ -17,6 +17,8 @@ use crate::error::Result;
 use crate::protocol::{
     ApprovalAction, CommandStatus, DeltaKind, ItemDetails, ShellToolKind, ToolSpec,
 };
+use crate::sandbox::approval::{self, Requirement};
+use crate::sandbox::SandboxPolicy;
 
 /// Approximate tokens of command output the model gets back; the middle of
 /// longer output is cut. Codex's limit for its current models.
@@ -32,7 +34,40 @@ const MAX_DELTA_BYTES: usize = 4 * 1024 * 1024;
 
 const ABORTED_BY_USER: &str = "aborted by user";
 
-pub fn spec(kind: ShellToolKind) -> ToolSpec {
+/// The shell tool of shape `kind`. With `escalation`, the parameters include
+/// Codex's `sandbox_permissions` and `justification`, by which the model asks
+/// to run a command outside the sandbox (offered when a host can approve).
+pub fn spec(kind: ShellToolKind, escalation: bool) -> ToolSpec {
+    let mut spec = base_spec(kind);
+    if escalation {
+        if let ToolSpec::Function { parameters, .. } = &mut spec {
+            if let Some(props) = parameters["properties"].as_object_mut() {
+                props.insert(
+                    "sandbox_permissions".into(),
+                    json!({
+                        "type": "string",
+                        "enum": ["use_default", "require_escalated"],
+                        "description": "Sandbox permissions for the command. Set to \"require_escalated\" \
+                            to request running without sandbox restrictions (for example network access \
+                            or writes outside the workspace); defaults to \"use_default\".",
+                    }),
+                );
+                props.insert(
+                    "justification".into(),
+                    json!({
+                        "type": "string",
+                        "description": "Only set if sandbox_permissions is \"require_escalated\". \
+                            A one-sentence explanation, shown to the user, of why the command needs \
+                            to run outside the sandbox.",
+                    }),
+                );
+            }
+        }
+    }
+    spec
+}
+
+fn base_spec(kind: ShellToolKind) -> ToolSpec {
     match kind {
         ShellToolKind::Shell => ToolSpec::Function {
             name: "shell".into(),
@@ -144,8 +179,7 @@ pub fn spec(kind: ShellToolKind) -> ToolSpec {
 }
 
 /// The arguments of every shell shape. Unknown fields (Codex's
-/// `sandbox_permissions`, `justification`, `yield_time_ms`, ...) are
-/// accepted and ignored.
+/// `yield_time_ms`, `prefix_rule`, ...) are accepted and ignored.
 #[derive(Debug, Deserialize)]
 struct ShellArgs {
     #[serde(default)]
@@ -162,6 +196,10 @@ struct ShellArgs {
     shell: Option<String>,
     #[serde(default, deserialize_with = "positive_count")]
     max_output_tokens: Option<u64>,
+    #[serde(default)]
+    sandbox_permissions: Option<String>,
+    #[serde(default)]
+    justification: Option<String>,
 }
 
 /// A count the schema declares as `"type": "number"`, so a model may well
@@ -210,6 +248,9 @@ struct Invocation {
     workdir: Option<String>,
     timeout: Option<Duration>,
     style: OutputStyle,
+    /// The model asks to run this outside the sandbox.
+    escalate: bool,
+    justification: Option<String>,
 }
 
 fn parse_invocation(call: &ToolCall) -> Result<Invocation, ToolOutput> {
@@ -224,6 +265,8 @@ fn parse_invocation(call: &ToolCall) -> Result<Invocation, ToolOutput> {
             login: None,
             shell: None,
             max_output_tokens: None,
+            sandbox_permissions: None,
+            justification: None,
         },
     };
     let field = if call.name == "exec_command" {
@@ -312,6 +355,8 @@ fn parse_invocation(call: &ToolCall) -> Result<Invocation, ToolOutput> {
         workdir: args.workdir.filter(|w| !w.trim().is_empty()),
         timeout: args.timeout_ms.map(Duration::from_millis),
         style,
+        escalate: args.sandbox_permissions.as_deref() == Some("require_escalated"),
+        justification: args.justification,
     })
 }
 
@@ -362,9 +407,26 @@ pub async fn handle(
         Ok(ToolOutput::error(message))
     };
 
+    let requirement = approval::command_requirement(
+        ctx.approval_policy,
+        ctx.sandbox.mode,
+        &inv.argv,
+        inv.escalate,
+        inv.justification.as_deref(),
+    );
+    if let Requirement::Forbidden { reason } = &requirement {
+        return fail(reason.clone());
+    }
+    // An escalated command that the host approves runs outside the sandbox;
+    // everything else runs within it.
+    let sandbox = if inv.escalate && matches!(requirement, Requirement::Ask { .. }) {
+        SandboxPolicy::full_access()
+    } else {
+        ctx.sandbox.clone()
+    };
     // What would refuse the command anyway is checked before the user is
     // asked, so nobody approves a command that cannot run.
-    if let Err(e) = ctx.sandbox.check_command() {
+    if let Err(e) = sandbox.check_command() {
         return fail(e.to_string());
     }
     let cwd: PathBuf = match &inv.workdir {
@@ -387,7 +449,11 @@ pub async fn handle(
     let action = ApprovalAction::Command {
         command: inv.argv.clone(),
     };
-    match ask_approval(ctx, &call.call_id, &cwd, action).await {
+    let approval = match requirement {
+        Requirement::Ask { reason } => ask_approval(ctx, &call.call_id, &cwd, action, reason).await,
+        _ => Ok(Approval::Run),
+    };
+    match approval {
         Ok(Approval::Run) => {}
         Ok(declined) => {
             ctx.events
@@ -406,6 +472,11 @@ pub async fn handle(
     let mut req = ExecRequest::new(inv.argv.clone(), cwd);
     req.env = ExecEnv::Exact(env);
     req.timeout = inv.timeout.unwrap_or(ctx.command_timeout);
+    // Prepared now, from the file system as it is when the command starts.
+    req.confine = match sandbox.confine(&req.cwd) {
+        Ok(confine) => confine,
+        Err(e) => return fail(e.to_string()),
+    };
     let events = ctx.events.clone();
     let delta_id = id.clone();
     let mut decoder = Utf8Stream::default();

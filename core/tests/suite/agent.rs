@@ -208,10 +208,14 @@ async fn shell_call_runs_and_output_goes_back_to_the_model() {
     assert!(out.contains("Output:\n") && out.contains("out-42"), "{out}");
 }
 
+/// A write the sandbox stops fails like any other command: the model gets
+/// the error and the turn goes on.
 #[tokio::test]
-async fn confined_sandbox_refuses_commands_and_the_turn_goes_on() {
+async fn sandbox_failures_go_back_to_the_model_and_the_turn_goes_on() {
     let h = Harness::new().await;
-    let marker = h.dir.path().join("ran");
+    // Outside every writable root (/tmp, where the workspace is, is one).
+    let outside = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let marker = outside.path().join("ran");
     h.server.push(call(
         "c1",
         "shell_command",
@@ -224,13 +228,19 @@ async fn confined_sandbox_refuses_commands_and_the_turn_goes_on() {
     })
     .unwrap();
     let result = agent.start_thread().run("touch it").await.unwrap();
-    assert!(!marker.exists(), "the command ran unconfined");
+    assert!(!marker.exists(), "the command escaped the sandbox");
     match &result.items[0].details {
-        ItemDetails::CommandExecution { status, .. } => assert_eq!(*status, CommandStatus::Failed),
+        ItemDetails::CommandExecution {
+            status, exit_code, ..
+        } => {
+            assert_eq!(*status, CommandStatus::Failed);
+            assert_eq!(*exit_code, Some(1));
+        }
         other => panic!("unexpected {other:?}"),
     }
     let out = output_for(h.server.requests()[1].input(), "c1");
-    assert!(out.contains("danger-full-access"), "{out}");
+    assert!(out.starts_with("Exit code: 1"), "{out}");
+    assert!(out.contains("touch: cannot touch"), "{out}");
     assert_eq!(result.final_response, "ok");
 }
 

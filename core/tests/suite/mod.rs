@@ -1,5 +1,6 @@
 mod agent;
 mod apply_patch;
 mod providers;
+mod sandbox;
 mod support;
 mod tools;

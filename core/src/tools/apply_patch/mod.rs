@@ -16,6 +16,8 @@ use serde_json::json;
 
 use super::{ask_approval, Approval, ToolCall, ToolContext, ToolOutput, ToolPayload};
 use crate::protocol::{ApprovalAction, ItemDetails, PatchStatus, ToolSpec};
+use crate::sandbox::approval::{self, Requirement};
+use crate::sandbox::SandboxPolicy;
 
 pub use apply::{apply_parsed, changes_of, resolved_changes, summary_of, AppliedPatch};
 pub use invocation::{extract_from_script, extract_from_shell};
@@ -212,7 +214,16 @@ pub async fn run(ctx: &ToolContext, call_id: &str, text: &str) -> crate::error::
         changes: changes.clone(),
         patch: text.to_string(),
     };
-    let approval = match ask_approval(ctx, call_id, &ctx.cwd, action).await {
+    let writes_allowed = changes
+        .iter()
+        .all(|c| ctx.sandbox.check_write(Path::new(&c.path)).is_ok());
+    let requirement = approval::patch_requirement(ctx.approval_policy, writes_allowed);
+    let asked = matches!(requirement, Requirement::Ask { .. });
+    let approval = match requirement {
+        Requirement::Ask { reason } => ask_approval(ctx, call_id, &ctx.cwd, action, reason).await,
+        _ => Ok(Approval::Run),
+    };
+    let approval = match approval {
         Ok(approval) => approval,
         Err(e) => {
             // The item must not stay in progress while the turn fails.
@@ -238,7 +249,13 @@ pub async fn run(ctx: &ToolContext, call_id: &str, text: &str) -> crate::error::
             approval.declined_text("apply this patch"),
         ));
     }
-    let sandbox = ctx.sandbox.clone();
+    // Writes the sandbox would refuse go ahead only when the host approved
+    // exactly this patch.
+    let sandbox = if asked && !writes_allowed {
+        SandboxPolicy::full_access()
+    } else {
+        ctx.sandbox.clone()
+    };
     let cwd = ctx.cwd.clone();
     // File system work, off the async threads.
     let result = tokio::task::spawn_blocking(move || {
