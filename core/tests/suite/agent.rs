@@ -214,7 +214,7 @@ async fn shell_call_runs_and_output_goes_back_to_the_model() {
 async fn sandbox_failures_go_back_to_the_model_and_the_turn_goes_on() {
     let h = Harness::new().await;
     // Outside every writable root (/tmp, where the workspace is, is one).
-    let outside = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let outside = tempfile::tempdir_in(super::support::lab_parent()).unwrap();
     let marker = outside.path().join("ran");
     h.server.push(call(
         "c1",

@@ -24,7 +24,7 @@ use codeloop_mock_server::{responses, MockServer};
 use serde_json::json;
 use tempfile::TempDir;
 
-use super::support::wait_dead;
+use super::support::{lab_parent, under_temp_root, wait_dead};
 
 // ---------------------------------------------------------------- harness
 
@@ -94,7 +94,7 @@ impl Outcome {
 }
 
 /// A workspace (a git repository) and a directory outside every writable
-/// root, both under the cargo target dir.
+/// root, both under `lab_parent()`.
 struct Lab {
     _dir: TempDir,
     ws: PathBuf,
@@ -105,7 +105,7 @@ impl Lab {
     fn new() -> Lab {
         let dir = tempfile::Builder::new()
             .prefix("sandbox-")
-            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .tempdir_in(lab_parent())
             .unwrap();
         let base = dir.path().canonicalize().unwrap();
         let ws = base.join("ws");
@@ -114,10 +114,7 @@ impl Lab {
         fs::create_dir_all(ws.join(".codeloop")).unwrap();
         fs::create_dir_all(&outside).unwrap();
         // Writes outside must not land in a writable root by accident.
-        for root in [PathBuf::from("/tmp"), std::env::temp_dir()] {
-            let root = root.canonicalize().unwrap();
-            assert!(!outside.starts_with(&root) && !ws.starts_with(&root));
-        }
+        assert!(!under_temp_root(&outside) && !under_temp_root(&ws));
         git(&ws, &["init", "-q"]);
         fs::write(ws.join("src/lib.txt"), "lib\n").unwrap();
         fs::write(ws.join("README"), "readme\n").unwrap();
@@ -527,7 +524,7 @@ async fn a_symlinked_git_dir_stays_in_place() {
     let lab = Lab::new();
     // The link must be what keeps the workspace root from being writable.
     fs::remove_dir(lab.ws.join(".codeloop")).unwrap();
-    let store = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let store = tempfile::tempdir_in(lab_parent()).unwrap();
     let real = store.path().canonicalize().unwrap().join("real.git");
     fs::rename(lab.ws.join(".git"), &real).unwrap();
     std::os::unix::fs::symlink(&real, lab.ws.join(".git")).unwrap();

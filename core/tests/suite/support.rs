@@ -1,5 +1,7 @@
 //! Helpers shared by the suites.
 
+use std::fs;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Wait until process `pid` has terminated (a zombie counts: it runs no
@@ -27,4 +29,41 @@ pub fn wait_dead(pid: i32, within: Duration) -> bool {
     };
     unsafe { libc::close(fd) };
     dead
+}
+
+/// The temp roots every workspace-write sandbox may write.
+pub fn temp_roots() -> Vec<PathBuf> {
+    [
+        PathBuf::from("/tmp"),
+        std::env::temp_dir(),
+        PathBuf::from("/dev/shm"),
+    ]
+    .into_iter()
+    .filter_map(|r| r.canonicalize().ok())
+    .collect()
+}
+
+pub fn under_temp_root(path: &Path) -> bool {
+    temp_roots().iter().any(|r| path.starts_with(r))
+}
+
+/// Where labs live: the cargo target dir, unless the checkout itself sits in
+/// a temp root (a clone in /tmp), then a directory outside every temp root.
+pub fn lab_parent() -> PathBuf {
+    let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let candidates = [
+        Some(target),
+        std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/codeloop-tests")),
+        Some(PathBuf::from("/var/tmp/codeloop-tests")),
+    ];
+    for dir in candidates.into_iter().flatten() {
+        if fs::create_dir_all(&dir).is_ok() {
+            if let Ok(dir) = dir.canonicalize() {
+                if !under_temp_root(&dir) {
+                    return dir;
+                }
+            }
+        }
+    }
+    panic!("no directory outside the temp roots to run the sandbox tests in");
 }
