@@ -16,7 +16,9 @@ PY_WHEEL_DIR := target/python-wheel
 PY_SOURCES := python examples/python bench/python
 
 .PHONY: all build test test-codex-sdk lint lint-python fmt schema demo demo-cassette bench \
-	bench-python bench-sandbox toolchain clean python python-venv test-python pytest-python
+	bench-python bench-sandbox toolchain clean python python-venv test-python pytest-python \
+	ffi header go test-c test-go test-go-examples bench-go lint-go \
+	node test-node lint-node bench-node
 
 all: build
 
@@ -27,7 +29,7 @@ toolchain:
 build:
 	$(CARGO) build
 
-lint: toolchain lint-python
+lint: toolchain lint-python lint-go lint-node
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
@@ -43,6 +45,9 @@ test: lint
 	$(CARGO) test --no-fail-fast
 	$(MAKE) test-codex-sdk
 	$(MAKE) pytest-python
+	$(MAKE) test-c
+	$(MAKE) test-go
+	$(MAKE) test-node
 
 # The real @openai/codex-sdk drives the codeloop binary (its codexPathOverride).
 test-codex-sdk:
@@ -110,3 +115,78 @@ bench-python: $(VENV)/.tools
 
 clean:
 	$(CARGO) clean
+
+# ------------------------------------------------------------ C ABI and Go SDK
+
+# Go never downloads a toolchain; the module has no third-party dependencies.
+GO ?= go
+GO_ENV := GOTOOLCHAIN=local GOFLAGS=-mod=mod
+# The Go tests whose callbacks cross the C boundary, rerun with the GC
+# collecting at every allocation step.
+GO_GC_STRESS := 'Tool|CanUse|Panic|Hooks|Cancel|Streamed|Close'
+
+# The C ABI: target/debug/libcodeloop_ffi.{a,so}; header bindings/ffi/include/codeloop.h.
+ffi:
+	$(CARGO) build -p codeloop-ffi
+
+# Regenerate the committed C header after changing bindings/ffi/src.
+header:
+	CODELOOP_UPDATE_HEADER=1 $(CARGO) test -p codeloop-ffi header
+
+# Everything the Go module links and tests against.
+go: ffi
+	$(CARGO) build -p codeloop-mock-server
+
+test-c: go
+	bash tests/c/run.sh
+
+test-go: go
+	cd go && $(GO_ENV) $(GO) test -race -count=1 ./...
+	cd go && $(GO_ENV) GOGC=1 $(GO) test -count=1 -run $(GO_GC_STRESS) ./...
+	$(MAKE) test-go-examples
+
+# The Go examples run offline (replayed cassettes) and keep working.
+test-go-examples: go
+	cd examples/go && $(GO_ENV) $(GO) run ./quickstart | grep '^the tests now: OK' >/dev/null
+	cd examples/go && $(GO_ENV) $(GO) run ./customtool | grep '^called lookup_ticket(.*) -> completed' >/dev/null
+	cd examples/go && $(GO_ENV) $(GO) run ./workerpool 5 | grep -c '^agent .*ran 1 command' | grep -qx 5
+
+# Go SDK benchmarks over a release library and mock (not part of `make test`).
+bench-go:
+	$(CARGO) build --release -p codeloop-ffi -p codeloop-mock-server
+	cd go && CGO_LDFLAGS="$(CURDIR)/target/release/libcodeloop_ffi.a -lpthread -ldl -lm" \
+		CODELOOP_MOCK_BIN=$(CURDIR)/target/release/codeloop-mock-server \
+		$(GO_ENV) $(GO) test -tags codeloop_custom_link -run '^$$' -bench . -benchtime 20x ./...
+
+lint-go:
+	@cd go && unformatted="$$(gofmt -l .)" && { [ -z "$$unformatted" ] || { echo "gofmt: $$unformatted"; exit 1; }; }
+	cd go && $(GO_ENV) $(GO) vet ./...
+	@cd examples/go && unformatted="$$(gofmt -l .)" && { [ -z "$$unformatted" ] || { echo "gofmt: $$unformatted"; exit 1; }; }
+	cd examples/go && $(GO_ENV) $(GO) vet ./...
+
+# ------------------------------------------------------------ Node SDK
+
+# The addon crate is a workspace member but not a default member (a plain
+# `cargo build` stays fast), so it is linted by name.
+lint-node: toolchain
+	$(CARGO) clippy -p codeloop-node --all-targets -- -D warnings
+
+# The npm package from a clean clone: dev dependencies from the lockfile,
+# then the debug addon (it shares cargo's build cache) and its typings.
+node:
+	npm ci --no-audit --no-fund --loglevel=error
+	npm run build
+
+# node:test over the real addon and the mock model server, then tsc over
+# the typings, a typed usage file and the examples.
+test-node: node
+	$(CARGO) build -p codeloop-mock-server
+	node --test node/test/*.test.mjs
+	npx tsc -p node/tsconfig.json
+
+# Node SDK benchmarks against a release addon (not part of `make test`).
+bench-node:
+	npm ci --no-audit --no-fund --loglevel=error
+	npm run build:release
+	$(CARGO) build --release -p codeloop-mock-server
+	node bench/node/bench.mjs --mock target/release/codeloop-mock-server

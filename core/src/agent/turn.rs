@@ -185,9 +185,12 @@ async fn turn_loop(
             let events = &ctx.events;
             let mut on_progress = |p: Progress| streaming.progress(events, p);
             let fut = run_request(agent.client.as_ref(), &request, &mut on_progress);
+            // Biased, cancel first: an interrupt that came before the request
+            // must stop it before the first poll sends it.
             tokio::select! {
-                r = fut => r?,
+                biased;
                 _ = ctx.cancel.cancelled() => return Err(Error::Interrupted),
+                r = fut => r?,
             }
         };
         state.usage.add(&response.usage);

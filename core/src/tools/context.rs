@@ -105,8 +105,9 @@ impl ToolContext {
     /// slow hook must not make `interrupt` wait).
     pub async fn hook(&self, event: HookEvent) -> Result<HookOutcome> {
         tokio::select! {
-            outcome = self.host.hook(event) => outcome,
+            biased;
             _ = self.cancel.cancelled() => Err(Error::Interrupted),
+            outcome = self.host.hook(event) => outcome,
         }
     }
 

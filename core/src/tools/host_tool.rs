@@ -28,8 +28,9 @@ pub async fn handle(ctx: &ToolContext, call: &ToolCall) -> ToolOutput {
             arguments,
         };
         let result = tokio::select! {
-            r = ctx.host.call_tool(request) => r,
+            biased;
             _ = ctx.cancel.cancelled() => HostToolResult::Error { message: "interrupted".into() },
+            r = ctx.host.call_tool(request) => r,
         };
         match result {
             HostToolResult::Output { output } => ToolOutput::success(output),

@@ -409,10 +409,11 @@ pub(crate) async fn ask_approval(
         action: action.clone(),
     };
     let decision = tokio::select! {
-        decision = ctx.host.approve(request) => decision?,
+        biased;
         // An interrupt while the user is still deciding ends the wait: the
         // action must not start after the turn was stopped.
         _ = ctx.cancel.cancelled() => return Ok(Approval::Aborted),
+        decision = ctx.host.approve(request) => decision?,
     };
     Ok(match decision {
         ApprovalDecision::Approve => Approval::Run,

@@ -851,3 +851,25 @@ async fn commands_get_the_agents_environment_policy() {
     })
     .is_err());
 }
+
+#[tokio::test]
+async fn an_interrupt_before_the_model_request_sends_nothing() {
+    let h = Harness::new().await;
+    h.server.push(responses::text_turn("resp_1", "never asked"));
+    let thread = h.agent().start_thread();
+    for _ in 0..20 {
+        let stream = thread.run_streamed("hi");
+        thread.interrupt();
+        let events: Vec<ThreadEvent> = stream.collect().await;
+        match events.last() {
+            Some(ThreadEvent::TurnFailed { error }) => {
+                assert_eq!(error.code, Some(ErrorCode::Interrupted))
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(
+        h.server.requests().is_empty(),
+        "an interrupted turn reached the model"
+    );
+}

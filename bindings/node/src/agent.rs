@@ -1,0 +1,83 @@
+//! `NativeAgent`: options in (the JSON of core's `AgentOptions`; the package
+//! maps camelCase names to it), threads out.
+
+use std::sync::Arc;
+
+use codeloop_core::protocol::AgentOptions;
+use codeloop_core::{Agent, Error, Host};
+use napi::bindgen_prelude::{Function, Promise};
+use napi_derive::napi;
+
+use crate::host::NodeHost;
+use crate::outcome::to_napi;
+use crate::thread::NativeThread;
+
+#[napi]
+pub struct NativeAgent {
+    inner: Agent,
+}
+
+#[napi]
+impl NativeAgent {
+    /// `optionsJson`: an `AgentOptions` object. `dispatcher` answers host
+    /// requests; `hooks` are the hook names it handles; `approvals` whether
+    /// it decides approvals.
+    #[napi(constructor)]
+    pub fn new(
+        options_json: String,
+        dispatcher: Option<Function<(String, String), Promise<String>>>,
+        hooks: Vec<String>,
+        approvals: bool,
+    ) -> napi::Result<Self> {
+        let options: AgentOptions = serde_json::from_str(&options_json)
+            .map_err(|e| to_napi(&Error::Config(format!("invalid agent options: {e}"))))?;
+        let host: Option<Arc<dyn Host>> = match dispatcher {
+            Some(d) => {
+                let tsfn = d
+                    .build_threadsafe_function::<(String, String)>()
+                    .weak::<true>()
+                    .callee_handled::<false>()
+                    .build()?;
+                Some(Arc::new(NodeHost::new(
+                    tsfn,
+                    hooks.into_iter().collect(),
+                    approvals,
+                )))
+            }
+            None => None,
+        };
+        let inner = match host {
+            Some(h) => Agent::with_host(options, h),
+            None => Agent::new(options),
+        }
+        .map_err(|e| to_napi(&e))?;
+        Ok(NativeAgent { inner })
+    }
+
+    /// The resolved working directory.
+    #[napi(getter)]
+    pub fn cwd(&self) -> String {
+        self.inner.cwd().display().to_string()
+    }
+
+    /// The model name requests are sent with.
+    #[napi(getter)]
+    pub fn model(&self) -> String {
+        self.inner.model().to_owned()
+    }
+
+    #[napi]
+    pub fn start_thread(&self) -> NativeThread {
+        NativeThread::new(self.inner.start_thread())
+    }
+
+    /// Continue thread `id` from its rollout file. Reads one local file;
+    /// nothing is waited on.
+    #[napi]
+    pub fn resume_thread(&self, id: String) -> napi::Result<NativeThread> {
+        self.inner
+            .resume_thread(&id)
+            .map(NativeThread::new)
+            .map_err(|e| to_napi(&e))
+    }
+}

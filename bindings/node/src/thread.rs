@@ -1,0 +1,212 @@
+//! `NativeThread` and `NativeRun`, the events of one run.
+//!
+//! A run is core's event stream plus a `RunCollector` (the rules of
+//! `Thread::run`), behind an async mutex. JavaScript pulls events with
+//! `next()`, which returns a Promise settled from core's runtime: the event
+//! loop never waits. Events cross in batches — the first is waited for, the
+//! ones already queued after it come along — so a fast stream costs one
+//! trip to the JavaScript thread per batch rather than per event.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use codeloop_core::protocol::ThreadEvent;
+use codeloop_core::{Error, EventStream, Input, RunCollector, RunInterrupt, RunResult, Thread};
+use futures::{FutureExt, StreamExt};
+use napi::bindgen_prelude::{Object, ToNapiValue};
+use napi::Env;
+use napi_derive::napi;
+
+use crate::outcome::{outcome_json, to_napi};
+
+/// Events handled between two yields while draining, so one long stream
+/// does not hold a runtime worker.
+const DRAIN_SLICE: usize = 256;
+
+#[napi]
+pub struct NativeThread {
+    inner: Thread,
+}
+
+impl NativeThread {
+    pub fn new(inner: Thread) -> Self {
+        NativeThread { inner }
+    }
+}
+
+#[napi]
+impl NativeThread {
+    #[napi(getter)]
+    pub fn id(&self) -> String {
+        self.inner.id().to_owned()
+    }
+
+    /// Cumulative usage as of the last finished turn, as JSON.
+    #[napi]
+    pub fn usage(&self) -> String {
+        serde_json::to_string(&self.inner.usage()).unwrap_or_else(|_| "null".into())
+    }
+
+    /// Start a turn. `inputJson`: a JSON string (the prompt) or a list of
+    /// user inputs (`{"type": "text", "text"}`, `{"type": "local_image", "path"}`).
+    #[napi]
+    pub fn run_streamed(&self, input_json: String) -> napi::Result<NativeRun> {
+        let input: Input = match serde_json::from_str::<serde_json::Value>(&input_json) {
+            Ok(serde_json::Value::String(text)) => Input::from(text),
+            Ok(value) => serde_json::from_value(value)
+                .map_err(|e| to_napi(&Error::Config(format!("invalid input: {e}"))))?,
+            Err(e) => return Err(to_napi(&Error::Config(format!("invalid input: {e}")))),
+        };
+        // The turn is spawned on core's runtime: make sure it can start.
+        codeloop_core::runtime::global().map_err(|e| to_napi(&e))?;
+        let stream = self.inner.run_streamed(input);
+        let interrupter = stream.interrupter();
+        Ok(NativeRun {
+            state: Arc::new(tokio::sync::Mutex::new(RunState {
+                collector: RunCollector::new(self.inner.id()),
+                stream,
+                outcome: None,
+                ended: false,
+            })),
+            interrupter,
+        })
+    }
+
+    /// Interrupt the running turn, if any (it ends with `turn.failed`, code
+    /// `interrupted`).
+    #[napi]
+    pub fn interrupt(&self) {
+        self.inner.interrupt();
+    }
+}
+
+struct RunState {
+    stream: EventStream,
+    collector: RunCollector,
+    /// The run's result or error, once the turn ended and until taken.
+    outcome: Option<Result<RunResult, Error>>,
+    ended: bool,
+}
+
+impl RunState {
+    fn take(&mut self, event: ThreadEvent, batch: &mut Vec<ThreadEvent>) {
+        if let Some(outcome) = self.collector.push(&event, &self.stream) {
+            self.outcome = Some(outcome);
+            self.ended = true;
+        }
+        batch.push(event);
+    }
+
+    fn end_early(&mut self) {
+        self.outcome = Some(Err(self.collector.ended_early()));
+        self.ended = true;
+    }
+
+    /// Up to `max` events: waits for the first, takes those already queued
+    /// after it. Empty once the run ended.
+    async fn next_batch(&mut self, max: usize) -> Vec<ThreadEvent> {
+        let mut batch = Vec::new();
+        if self.ended {
+            return batch;
+        }
+        match self.stream.next().await {
+            Some(event) => self.take(event, &mut batch),
+            None => {
+                self.end_early();
+                return batch;
+            }
+        }
+        while batch.len() < max.max(1) && !self.ended {
+            match self.stream.next().now_or_never() {
+                Some(Some(event)) => self.take(event, &mut batch),
+                Some(None) => self.end_early(),
+                None => break,
+            }
+        }
+        batch
+    }
+
+    /// Read the run to its end without handing the events out.
+    async fn drain(&mut self) {
+        let mut since_yield = 0;
+        while !self.ended {
+            match self.stream.next().await {
+                Some(event) => {
+                    let mut sink = Vec::new();
+                    self.take(event, &mut sink);
+                }
+                None => self.end_early(),
+            }
+            since_yield += 1;
+            if since_yield == DRAIN_SLICE {
+                since_yield = 0;
+                tokio::task::yield_now().await;
+            }
+        }
+    }
+}
+
+/// A Promise for what `work` computes on core's runtime; the JavaScript
+/// thread only settles it.
+fn promise<'env, T, F>(env: &'env Env, work: F) -> napi::Result<Object<'env>>
+where
+    T: ToNapiValue + Send + 'static,
+    F: Future<Output = napi::Result<T>> + Send + 'static,
+{
+    let (deferred, promise) = env.create_deferred()?;
+    let task = async move {
+        match work.await {
+            Ok(value) => deferred.resolve(move |_| Ok(value)),
+            Err(e) => deferred.reject(e),
+        }
+    };
+    // On failure the task (and the deferred in it) is dropped, which rejects
+    // nothing: say why instead.
+    codeloop_core::runtime::spawn(task).map_err(|e| to_napi(&e))?;
+    Ok(promise)
+}
+
+/// One run's events, pulled from JavaScript.
+#[napi]
+pub struct NativeRun {
+    state: Arc<tokio::sync::Mutex<RunState>>,
+    /// Interrupts this run's turn only: the JavaScript object may outlive
+    /// the turn while its thread runs another.
+    interrupter: RunInterrupt,
+}
+
+#[napi]
+impl NativeRun {
+    /// The next events (at most `max`) as a JSON array; `null` once the run ended.
+    #[napi(ts_return_type = "Promise<string | null>")]
+    pub fn next<'env>(&self, env: &'env Env, max: u32) -> napi::Result<Object<'env>> {
+        let state = self.state.clone();
+        promise(env, async move {
+            let batch = state.lock().await.next_batch(max as usize).await;
+            if batch.is_empty() {
+                return Ok(None);
+            }
+            serde_json::to_string(&batch)
+                .map(Some)
+                .map_err(|e| napi::Error::from_reason(format!("cannot serialize events: {e}")))
+        })
+    }
+
+    /// Read the run to its end; its outcome as JSON: `{"result": ...}` or
+    /// `{"error": {code, message, status}}`.
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn outcome<'env>(&self, env: &'env Env) -> napi::Result<Object<'env>> {
+        let state = self.state.clone();
+        promise(env, async move {
+            let mut state = state.lock().await;
+            state.drain().await;
+            Ok(outcome_json(state.outcome.take()))
+        })
+    }
+
+    /// Interrupt this run's turn if it still runs.
+    #[napi]
+    pub fn interrupt(&self) {
+        self.interrupter.interrupt();
+    }
+}

@@ -1,0 +1,3 @@
+module github.com/codeloop-dev/codeloop/go
+
+go 1.23
