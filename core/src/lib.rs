@@ -15,7 +15,7 @@ pub mod tools;
 pub use error::{Error, Result};
 
 pub use agent::{
-    Agent, EventStream, HeadlessHost, Host, Input, RunCollector, RunInterrupt, RunResult, Thread,
-    UserInput,
+    Agent, EventStream, HeadlessHost, Host, Input, RunCollector, RunInterrupt, RunReader,
+    RunResult, Thread, UserInput,
 };
 pub use protocol::{AgentOptions, ThreadEvent, ThreadItem};

@@ -1,6 +1,6 @@
 //! `NativeThread` and `NativeRun`, the events of one run.
 //!
-//! A run is core's event stream plus a `RunCollector` (the rules of
+//! A run is core's `RunReader` (its event stream and the rules of
 //! `Thread::run`), behind an async mutex. JavaScript pulls events with
 //! `next()`, which returns a Promise settled from core's runtime: the event
 //! loop never waits. Events cross in batches — the first is waited for, the
@@ -10,18 +10,12 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use codeloop_core::protocol::ThreadEvent;
-use codeloop_core::{Error, EventStream, Input, RunCollector, RunInterrupt, RunResult, Thread};
-use futures::{FutureExt, StreamExt};
+use codeloop_core::{Error, Input, RunInterrupt, RunReader, Thread};
 use napi::bindgen_prelude::{Object, ToNapiValue};
 use napi::Env;
 use napi_derive::napi;
 
 use crate::outcome::{outcome_json, to_napi};
-
-/// Events handled between two yields while draining, so one long stream
-/// does not hold a runtime worker.
-const DRAIN_SLICE: usize = 256;
 
 #[napi]
 pub struct NativeThread {
@@ -62,12 +56,10 @@ impl NativeThread {
         let stream = self.inner.run_streamed(input);
         let interrupter = stream.interrupter();
         Ok(NativeRun {
-            state: Arc::new(tokio::sync::Mutex::new(RunState {
-                collector: RunCollector::new(self.inner.id()),
+            state: Arc::new(tokio::sync::Mutex::new(RunReader::new(
                 stream,
-                outcome: None,
-                ended: false,
-            })),
+                self.inner.id(),
+            ))),
             interrupter,
         })
     }
@@ -77,72 +69,6 @@ impl NativeThread {
     #[napi]
     pub fn interrupt(&self) {
         self.inner.interrupt();
-    }
-}
-
-struct RunState {
-    stream: EventStream,
-    collector: RunCollector,
-    /// The run's result or error, once the turn ended and until taken.
-    outcome: Option<Result<RunResult, Error>>,
-    ended: bool,
-}
-
-impl RunState {
-    fn take(&mut self, event: ThreadEvent, batch: &mut Vec<ThreadEvent>) {
-        if let Some(outcome) = self.collector.push(&event, &self.stream) {
-            self.outcome = Some(outcome);
-            self.ended = true;
-        }
-        batch.push(event);
-    }
-
-    fn end_early(&mut self) {
-        self.outcome = Some(Err(self.collector.ended_early()));
-        self.ended = true;
-    }
-
-    /// Up to `max` events: waits for the first, takes those already queued
-    /// after it. Empty once the run ended.
-    async fn next_batch(&mut self, max: usize) -> Vec<ThreadEvent> {
-        let mut batch = Vec::new();
-        if self.ended {
-            return batch;
-        }
-        match self.stream.next().await {
-            Some(event) => self.take(event, &mut batch),
-            None => {
-                self.end_early();
-                return batch;
-            }
-        }
-        while batch.len() < max.max(1) && !self.ended {
-            match self.stream.next().now_or_never() {
-                Some(Some(event)) => self.take(event, &mut batch),
-                Some(None) => self.end_early(),
-                None => break,
-            }
-        }
-        batch
-    }
-
-    /// Read the run to its end without handing the events out.
-    async fn drain(&mut self) {
-        let mut since_yield = 0;
-        while !self.ended {
-            match self.stream.next().await {
-                Some(event) => {
-                    let mut sink = Vec::new();
-                    self.take(event, &mut sink);
-                }
-                None => self.end_early(),
-            }
-            since_yield += 1;
-            if since_yield == DRAIN_SLICE {
-                since_yield = 0;
-                tokio::task::yield_now().await;
-            }
-        }
     }
 }
 
@@ -169,7 +95,7 @@ where
 /// One run's events, pulled from JavaScript.
 #[napi]
 pub struct NativeRun {
-    state: Arc<tokio::sync::Mutex<RunState>>,
+    state: Arc<tokio::sync::Mutex<RunReader>>,
     /// Interrupts this run's turn only: the JavaScript object may outlive
     /// the turn while its thread runs another.
     interrupter: RunInterrupt,
@@ -200,7 +126,7 @@ impl NativeRun {
         promise(env, async move {
             let mut state = state.lock().await;
             state.drain().await;
-            Ok(outcome_json(state.outcome.take()))
+            Ok(outcome_json(state.take_outcome()))
         })
     }
 

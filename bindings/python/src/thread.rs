@@ -1,6 +1,6 @@
 //! `Thread` and the `EventStream` of one run.
 //!
-//! A run is core's event stream plus a `RunCollector` (the rules of
+//! A run is core's `RunReader` (its event stream and the rules of
 //! `Thread::run`), behind an async mutex so that a blocking Python thread and
 //! a runtime task can each take a turn at reading it. Events cross to Python
 //! in batches: the first is waited for, the rest already queued come along,
@@ -10,8 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use codeloop_core::protocol::ThreadEvent;
-use codeloop_core::{Error, EventStream, Input, RunCollector, RunInterrupt, RunResult, Thread};
-use futures::{FutureExt, StreamExt};
+use codeloop_core::{Error, Input, RunInterrupt, RunReader, RunResult, Thread};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
@@ -22,10 +21,6 @@ use crate::{convert, errors, runtime};
 /// How long a run interrupted by Ctrl-C may take to wind down (kill its
 /// commands, write its rollout) before the KeyboardInterrupt is raised anyway.
 const WIND_DOWN: Duration = Duration::from_secs(5);
-
-/// Events drained between two yields, so a waiting thread still gets to
-/// check for signals while a long stream pours in.
-const DRAIN_SLICE: usize = 256;
 
 #[pyclass(frozen, module = "codeloop._native", name = "Thread")]
 pub struct PyThread {
@@ -71,12 +66,10 @@ impl PyThread {
         let stream = self.inner.run_streamed(input);
         let interrupter = stream.interrupter();
         Ok(PyEventStream {
-            state: Arc::new(tokio::sync::Mutex::new(RunState {
-                collector: RunCollector::new(self.inner.id()),
+            state: Arc::new(tokio::sync::Mutex::new(RunReader::new(
                 stream,
-                outcome: None,
-                ended: false,
-            })),
+                self.inner.id(),
+            ))),
             interrupter,
             thread_id: self.inner.id().to_owned(),
             host: self.host.clone(),
@@ -90,96 +83,10 @@ impl PyThread {
     }
 }
 
-struct RunState {
-    stream: EventStream,
-    collector: RunCollector,
-    /// The run's result or error, once the turn ended and until taken.
-    outcome: Option<Result<RunResult, Error>>,
-    ended: bool,
-}
-
-impl RunState {
-    fn take(&mut self, event: ThreadEvent, batch: &mut Vec<ThreadEvent>) {
-        if let Some(outcome) = self.collector.push(&event, &self.stream) {
-            self.outcome = Some(outcome);
-            self.ended = true;
-        }
-        batch.push(event);
-    }
-
-    fn end_early(&mut self) {
-        self.outcome = Some(Err(self.collector.ended_early()));
-        self.ended = true;
-    }
-
-    /// Up to `max` events: waits for the first, takes those already queued
-    /// after it. Empty once the run ended.
-    async fn next_batch(&mut self, max: usize) -> Vec<ThreadEvent> {
-        let mut batch = Vec::new();
-        if self.ended {
-            return batch;
-        }
-        match self.stream.next().await {
-            Some(event) => self.take(event, &mut batch),
-            None => {
-                self.end_early();
-                return batch;
-            }
-        }
-        while batch.len() < max.max(1) && !self.ended {
-            match self.stream.next().now_or_never() {
-                Some(Some(event)) => self.take(event, &mut batch),
-                Some(None) => self.end_early(),
-                None => break,
-            }
-        }
-        batch
-    }
-
-    /// Read the run to its end without handing the events out.
-    async fn drain(&mut self) {
-        let mut since_yield = 0;
-        while !self.ended {
-            match self.stream.next().await {
-                Some(event) => {
-                    let mut sink = Vec::new();
-                    self.take(event, &mut sink);
-                }
-                None => self.end_early(),
-            }
-            since_yield += 1;
-            if since_yield == DRAIN_SLICE {
-                since_yield = 0;
-                YieldNow(false).await;
-            }
-        }
-    }
-}
-
-/// Returns `Pending` once (waking itself first), so the thread polling the
-/// future regains control.
-struct YieldNow(bool);
-
-impl std::future::Future for YieldNow {
-    type Output = ();
-
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<()> {
-        if self.0 {
-            return std::task::Poll::Ready(());
-        }
-        self.0 = true;
-        cx.waker().wake_by_ref();
-        std::task::Poll::Pending
-    }
-}
-
 /// The events of one run, read in batches from Python.
 #[pyclass(frozen, module = "codeloop._native", name = "EventStream")]
 pub struct PyEventStream {
-    state: Arc<tokio::sync::Mutex<RunState>>,
+    state: Arc<tokio::sync::Mutex<RunReader>>,
     /// Interrupts this run's turn only: the Python object may outlive the
     /// turn while its thread runs another.
     interrupter: RunInterrupt,
@@ -310,7 +217,7 @@ impl PyEventStream {
         let outcome = runtime::wait(py, async move {
             let mut state = state.lock().await;
             state.drain().await;
-            state.outcome.take()
+            state.take_outcome()
         })
         .map_err(|e| self.after_signal(py, e))?;
         Self::outcome_to_py(py, outcome, &self.thread_id, self.host.as_deref())
@@ -327,7 +234,7 @@ impl PyEventStream {
             let outcome = {
                 let mut state = state.lock().await;
                 state.drain().await;
-                state.outcome.take()
+                state.take_outcome()
             };
             deliver(callback, move |py| {
                 Self::outcome_to_py(py, outcome, &thread_id, host.as_deref())

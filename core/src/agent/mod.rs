@@ -3,6 +3,7 @@
 
 pub mod host;
 pub mod prompt;
+mod reader;
 mod thread;
 mod turn;
 
@@ -20,6 +21,7 @@ use crate::session::{SessionMeta, SessionStore};
 use crate::tools::ToolRouter;
 
 pub use host::{HeadlessHost, Host};
+pub use reader::RunReader;
 pub use thread::{EventStream, RunCollector, RunInterrupt, Thread};
 
 /// Default timeout of one shell command.
