@@ -11,10 +11,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use async_trait::async_trait;
-use codeloop_core::protocol::{
-    ApprovalDecision, ApprovalRequest, HookEvent, HookOutcome, HostToolCall, HostToolResult,
-};
-use codeloop_core::{Error, Host, Result};
+use codeloop_core::agent::{HostRequestKind, JsonHost};
+use codeloop_core::{Error, Result};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
@@ -159,7 +157,8 @@ pub(crate) struct FfiHost {
 }
 
 impl FfiHost {
-    async fn ask(&self, kind: CodeloopHostKind, payload: Vec<u8>) -> Result<Value> {
+    /// Hand one request to the registered callback and wait for the reply.
+    async fn send_request(&self, kind: CodeloopHostKind, payload: Vec<u8>) -> Result<Value> {
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         self.shared
@@ -204,68 +203,39 @@ impl FfiHost {
     }
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>> {
-    serde_json::to_vec(value)
-        .map_err(|e| Error::Internal(format!("cannot serialize a host request: {e}")))
-}
-
-fn hook_bit(event: &HookEvent) -> u32 {
-    match event {
-        HookEvent::SessionStart { .. } => CODELOOP_HOST_HOOK_SESSION_START,
-        HookEvent::UserPromptSubmit { .. } => CODELOOP_HOST_HOOK_USER_PROMPT_SUBMIT,
-        HookEvent::PreToolUse { .. } => CODELOOP_HOST_HOOK_PRE_TOOL_USE,
-        HookEvent::PostToolUse { .. } => CODELOOP_HOST_HOOK_POST_TOOL_USE,
-        HookEvent::Stop { .. } => CODELOOP_HOST_HOOK_STOP,
+fn hook_bit(name: &str) -> u32 {
+    match name {
+        "SessionStart" => CODELOOP_HOST_HOOK_SESSION_START,
+        "UserPromptSubmit" => CODELOOP_HOST_HOOK_USER_PROMPT_SUBMIT,
+        "PreToolUse" => CODELOOP_HOST_HOOK_PRE_TOOL_USE,
+        "PostToolUse" => CODELOOP_HOST_HOOK_POST_TOOL_USE,
+        "Stop" => CODELOOP_HOST_HOOK_STOP,
+        _ => 0,
     }
 }
 
 #[async_trait]
-impl Host for FfiHost {
-    async fn call_tool(&self, call: HostToolCall) -> HostToolResult {
-        if self.mask & CODELOOP_HOST_TOOLS == 0 {
-            return HostToolResult::Error {
-                message: format!("no handler is registered for tool `{}`", call.name),
-            };
-        }
-        // A tool's failure is the model's to handle: never an Err here.
-        let answer = match to_json(&call) {
-            Ok(payload) => self.ask(CodeloopHostKind::Tool, payload).await,
-            Err(e) => Err(e),
+impl JsonHost for FfiHost {
+    fn handles_tools(&self) -> bool {
+        self.mask & CODELOOP_HOST_TOOLS != 0
+    }
+
+    fn handles_approvals(&self) -> bool {
+        self.mask & CODELOOP_HOST_APPROVALS != 0
+    }
+
+    fn handles_hook(&self, name: &str) -> bool {
+        self.mask & hook_bit(name) != 0
+    }
+
+    async fn ask(&self, kind: HostRequestKind, _thread_id: &str, payload: Value) -> Result<Value> {
+        let kind = match kind {
+            HostRequestKind::Tool => CodeloopHostKind::Tool,
+            HostRequestKind::Approval => CodeloopHostKind::Approval,
+            HostRequestKind::Hook => CodeloopHostKind::Hook,
         };
-        match answer {
-            Ok(v) => serde_json::from_value(v).unwrap_or_else(|e| HostToolResult::Error {
-                message: format!(
-                    "the handler of tool `{}` answered something invalid: {e}",
-                    call.name
-                ),
-            }),
-            Err(e) => HostToolResult::Error {
-                message: e.to_string(),
-            },
-        }
-    }
-
-    async fn approve(&self, request: ApprovalRequest) -> Result<ApprovalDecision> {
-        if self.mask & CODELOOP_HOST_APPROVALS == 0 {
-            return Ok(ApprovalDecision::Deny);
-        }
-        let answer = self
-            .ask(CodeloopHostKind::Approval, to_json(&request)?)
-            .await?;
-        serde_json::from_value(answer.clone()).map_err(|_| {
-            Error::Host(format!(
-                "the approval callback answered {answer}; expected \"approve\", \
-                 \"approve_for_session\", \"deny\" or \"abort\""
-            ))
-        })
-    }
-
-    async fn hook(&self, event: HookEvent) -> Result<HookOutcome> {
-        if self.mask & hook_bit(&event) == 0 {
-            return Ok(HookOutcome::default());
-        }
-        let answer = self.ask(CodeloopHostKind::Hook, to_json(&event)?).await?;
-        serde_json::from_value(answer)
-            .map_err(|e| Error::Host(format!("the hook answered an invalid outcome: {e}")))
+        let bytes = serde_json::to_vec(&payload)
+            .map_err(|e| Error::Internal(format!("cannot serialize a host request: {e}")))?;
+        self.send_request(kind, bytes).await
     }
 }

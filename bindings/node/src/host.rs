@@ -1,4 +1,4 @@
-//! The host bridge: core's `Host` trait answered by one JavaScript function,
+//! The host bridge: core's `JsonHost` answered by one JavaScript function,
 //! the package's dispatcher, `(kind, payloadJson) => Promise<answerJson>`.
 //!
 //! It is called through a ThreadsafeFunction that is *weak* (unref'd): an
@@ -11,10 +11,8 @@
 use std::collections::HashSet;
 
 use async_trait::async_trait;
-use codeloop_core::protocol::{
-    ApprovalDecision, ApprovalRequest, HookEvent, HookOutcome, HostToolCall, HostToolResult,
-};
-use codeloop_core::{Error, Host, Result};
+use codeloop_core::agent::{HostRequestKind, JsonHost};
+use codeloop_core::{Error, Result};
 use napi::bindgen_prelude::Promise;
 use napi::threadsafe_function::ThreadsafeFunction;
 use serde_json::Value;
@@ -50,9 +48,8 @@ impl NodeHost {
     }
 
     /// Send one request to the dispatcher and wait for its answer.
-    async fn ask(&self, kind: &str, payload: &impl serde::Serialize) -> Result<Value> {
-        let payload = serde_json::to_string(payload)
-            .map_err(|e| Error::Internal(format!("cannot serialize a host request: {e}")))?;
+    async fn send_request(&self, kind: &str, payload: &Value) -> Result<Value> {
+        let payload = payload.to_string();
         let promise = self
             .dispatcher
             .call_async_catch((kind.to_owned(), payload))
@@ -70,55 +67,27 @@ impl NodeHost {
     }
 }
 
-fn hook_name(event: &HookEvent) -> &'static str {
-    match event {
-        HookEvent::SessionStart { .. } => "SessionStart",
-        HookEvent::UserPromptSubmit { .. } => "UserPromptSubmit",
-        HookEvent::PreToolUse { .. } => "PreToolUse",
-        HookEvent::PostToolUse { .. } => "PostToolUse",
-        HookEvent::Stop { .. } => "Stop",
-    }
-}
-
 #[async_trait]
-impl Host for NodeHost {
-    async fn call_tool(&self, call: HostToolCall) -> HostToolResult {
-        // A tool's failure is the model's to handle: never an Err here.
-        match self.ask("tool", &call).await {
-            Ok(answer) => {
-                serde_json::from_value(answer).unwrap_or_else(|e| HostToolResult::Error {
-                    message: format!(
-                        "the handler of tool `{}` answered something invalid: {e}",
-                        call.name
-                    ),
-                })
-            }
-            Err(e) => HostToolResult::Error {
-                message: e.to_string(),
-            },
-        }
+impl JsonHost for NodeHost {
+    fn handles_approvals(&self) -> bool {
+        self.approvals
     }
 
-    async fn approve(&self, request: ApprovalRequest) -> Result<ApprovalDecision> {
-        if !self.approvals {
-            return Ok(ApprovalDecision::Deny);
-        }
-        let answer = self.ask("approve", &request).await?;
-        serde_json::from_value(answer.clone()).map_err(|_| {
-            Error::Host(format!(
-                "canUseTool answered {answer}; expected true, false, \"approve\", \
-                 \"approve_for_session\", \"deny\" or \"abort\""
-            ))
-        })
+    fn handles_hook(&self, name: &str) -> bool {
+        self.hooks.contains(name)
     }
 
-    async fn hook(&self, event: HookEvent) -> Result<HookOutcome> {
-        let name = hook_name(&event);
-        if !self.hooks.contains(name) {
-            return Ok(HookOutcome::default());
-        }
-        let answer = self.ask("hook", &event).await?;
-        serde_json::from_value(answer)
-            .map_err(|e| Error::Host(format!("the {name} hook answered an invalid outcome: {e}")))
+    async fn ask(&self, kind: HostRequestKind, _thread_id: &str, payload: Value) -> Result<Value> {
+        // The dispatcher's names for the three kinds of request.
+        let kind = match kind {
+            HostRequestKind::Tool => "tool",
+            HostRequestKind::Approval => "approve",
+            HostRequestKind::Hook => "hook",
+        };
+        self.send_request(kind, &payload).await
+    }
+
+    fn approval_callback_name(&self) -> &str {
+        "canUseTool"
     }
 }

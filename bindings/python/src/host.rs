@@ -1,4 +1,5 @@
-//! The host bridge: core's `Host` trait answered by Python callables.
+//! The host bridge: core's `JsonHost` answered by Python callables (core
+//! reads the answers; this file only carries them).
 //!
 //! Every request goes to one Python object, the package's dispatcher
 //! (`codeloop._host.Dispatcher`), as `dispatch(kind, payload, reply)`. The
@@ -12,10 +13,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use codeloop_core::protocol::{
-    ApprovalDecision, ApprovalRequest, HookEvent, HookOutcome, HostToolCall, HostToolResult,
-};
-use codeloop_core::{Error, Host, Result};
+use codeloop_core::agent::{HostRequestKind, JsonHost};
+use codeloop_core::{Error, Result};
 use pyo3::exceptions::PyBaseException;
 use pyo3::prelude::*;
 use serde_json::Value;
@@ -70,7 +69,12 @@ impl PyHost {
     }
 
     /// Send one request to the dispatcher and wait for its answer.
-    async fn ask(&self, kind: &'static str, thread_id: &str, payload: Value) -> Result<Value> {
+    async fn send_request(
+        &self,
+        kind: &'static str,
+        thread_id: &str,
+        payload: Value,
+    ) -> Result<Value> {
         let (tx, rx) = oneshot::channel();
         let reply = Reply {
             tx: Mutex::new(Some(tx)),
@@ -115,83 +119,28 @@ impl PyHost {
     }
 }
 
-fn hook_name(event: &HookEvent) -> &'static str {
-    match event {
-        HookEvent::SessionStart { .. } => "SessionStart",
-        HookEvent::UserPromptSubmit { .. } => "UserPromptSubmit",
-        HookEvent::PreToolUse { .. } => "PreToolUse",
-        HookEvent::PostToolUse { .. } => "PostToolUse",
-        HookEvent::Stop { .. } => "Stop",
-    }
-}
-
-fn hook_session(event: &HookEvent) -> &str {
-    match event {
-        HookEvent::SessionStart { session_id, .. }
-        | HookEvent::UserPromptSubmit { session_id, .. }
-        | HookEvent::PreToolUse { session_id, .. }
-        | HookEvent::PostToolUse { session_id, .. }
-        | HookEvent::Stop { session_id, .. } => session_id,
-    }
-}
-
-fn to_value<T: serde::Serialize>(value: &T) -> Result<Value> {
-    serde_json::to_value(value)
-        .map_err(|e| Error::Internal(format!("cannot serialize a host request: {e}")))
-}
-
 #[async_trait]
-impl Host for PyHost {
-    async fn call_tool(&self, call: HostToolCall) -> HostToolResult {
-        let payload = match to_value(&call) {
-            Ok(p) => p,
-            Err(e) => {
-                return HostToolResult::Error {
-                    message: e.to_string(),
-                }
-            }
+impl JsonHost for PyHost {
+    fn handles_approvals(&self) -> bool {
+        self.approvals
+    }
+
+    fn handles_hook(&self, name: &str) -> bool {
+        self.hooks.contains(name)
+    }
+
+    async fn ask(&self, kind: HostRequestKind, thread_id: &str, payload: Value) -> Result<Value> {
+        // The dispatcher's names for the three kinds of request.
+        let kind = match kind {
+            HostRequestKind::Tool => "tool",
+            HostRequestKind::Approval => "approve",
+            HostRequestKind::Hook => "hook",
         };
-        // A tool's failure is the model's to handle: never an Err here.
-        match self.ask("tool", &call.thread_id, payload).await {
-            Ok(answer) => {
-                serde_json::from_value(answer).unwrap_or_else(|e| HostToolResult::Error {
-                    message: format!(
-                        "the handler of tool `{}` answered something invalid: {e}",
-                        call.name
-                    ),
-                })
-            }
-            Err(e) => HostToolResult::Error {
-                message: e.to_string(),
-            },
-        }
+        self.send_request(kind, thread_id, payload).await
     }
 
-    async fn approve(&self, request: ApprovalRequest) -> Result<ApprovalDecision> {
-        if !self.approvals {
-            return Ok(ApprovalDecision::Deny);
-        }
-        let answer = self
-            .ask("approve", &request.thread_id, to_value(&request)?)
-            .await?;
-        serde_json::from_value(answer.clone()).map_err(|_| {
-            Error::Host(format!(
-                "can_use_tool answered {answer}; expected True, False, \"approve\", \
-                 \"approve_for_session\", \"deny\" or \"abort\""
-            ))
-        })
-    }
-
-    async fn hook(&self, event: HookEvent) -> Result<HookOutcome> {
-        let name = hook_name(&event);
-        if !self.hooks.contains(name) {
-            return Ok(HookOutcome::default());
-        }
-        let answer = self
-            .ask("hook", hook_session(&event), to_value(&event)?)
-            .await?;
-        serde_json::from_value(answer)
-            .map_err(|e| Error::Host(format!("the {name} hook answered an invalid outcome: {e}")))
+    fn approval_callback_name(&self) -> &str {
+        "can_use_tool"
     }
 }
 

@@ -20,7 +20,7 @@ use crate::sandbox::SandboxPolicy;
 use crate::session::{SessionMeta, SessionStore};
 use crate::tools::ToolRouter;
 
-pub use host::{HeadlessHost, Host};
+pub use host::{hook_name, hook_session, HeadlessHost, Host, HostRequestKind, JsonHost};
 pub use reader::RunReader;
 pub use thread::{EventStream, RunCollector, RunInterrupt, Thread};
 
