@@ -18,7 +18,7 @@ PY_SOURCES := python examples/python bench/python
 .PHONY: all build test test-codex-sdk lint lint-python fmt schema demo demo-cassette bench \
 	bench-python bench-sandbox toolchain clean python python-venv test-python pytest-python \
 	ffi header go test-c test-go test-go-examples bench-go lint-go \
-	node test-node lint-node bench-node
+	node test-node lint-node bench-node bench-codex-compare
 
 all: build
 
@@ -67,6 +67,14 @@ demo-cassette: build
 bench:
 	$(CARGO) build --release -p codeloop-cli -p codeloop-bench
 	target/release/codeloop-bench
+
+# The Codex CLI and codeloop driven by the same @openai/codex-sdk against the
+# same mock model: wall time and peak RSS per turn (installs the ~400 MB
+# Codex CLI package; not part of `make test`).
+bench-codex-compare:
+	$(CARGO) build --release -p codeloop-cli -p codeloop-mock-server
+	cd bench/codex-compare && npm ci --no-audit --no-fund --loglevel=error
+	cd bench/codex-compare && node bench.mjs
 
 # Starting /bin/true unconfined vs sandboxed (and vs bwrap when installed).
 bench-sandbox:
