@@ -4,6 +4,9 @@
 //! binary (a new process per turn, as `@openai/codex-sdk` runs Codex).
 //! Reports medians and the ratio; not part of the test run.
 
+mod stats;
+
+use stats::{median, pct};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -23,17 +26,6 @@ fn script(server: &MockServer) {
         r#"{"command":"true","login":false}"#,
     ));
     server.push(responses::text_turn("resp_2", "done"));
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn pct(mut v: Vec<Duration>, p: f64) -> Duration {
-    v.sort();
-    let i = ((v.len() as f64 - 1.0) * p).round() as usize;
-    v[i]
 }
 
 fn ms(d: Duration) -> f64 {
@@ -113,8 +105,8 @@ fn report(name: &str, times: &[Duration]) {
     println!(
         "{name:<28} n={:<4} median {:>7.2} ms   p90 {:>7.2} ms   min {:>7.2} ms",
         times.len(),
-        ms(median(times.to_vec())),
-        ms(pct(times.to_vec(), 0.9)),
+        ms(median(times)),
+        ms(pct(times, 0.9)),
         ms(times.iter().copied().min().unwrap_or_default()),
     );
 }
@@ -145,7 +137,7 @@ async fn main() -> Result<()> {
     report("codeloop exec --json", &binary);
     println!(
         "ratio exec / in-process (medians): {:.2}x",
-        ms(median(binary)) / ms(median(inproc))
+        ms(median(&binary)) / ms(median(&inproc))
     );
     Ok(())
 }

@@ -9,6 +9,10 @@
 //! Reports medians, the ratio against unconfined and the added latency.
 //! Not part of the test run.
 
+#[path = "../stats.rs"]
+mod stats;
+
+use stats::{median, pct};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -25,17 +29,6 @@ const WARMUP: usize = 20;
 /// prefix.
 const CHILD_ARG: &str = "--confined-only";
 const CHILD_LINE: &str = "confined-median-us ";
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn pct(mut v: Vec<Duration>, p: f64) -> Duration {
-    v.sort();
-    let i = ((v.len() as f64 - 1.0) * p).round() as usize;
-    v[i]
-}
 
 fn us(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
@@ -86,8 +79,8 @@ fn prepare_times(policy: &SandboxPolicy, dir: &Path, runs: usize) -> Result<Vec<
 fn report(name: &str, times: &[Duration]) {
     println!(
         "{name:<40} median {:>8.1} µs   p90 {:>8.1} µs   min {:>8.1} µs",
-        us(median(times.to_vec())),
-        us(pct(times.to_vec(), 0.9)),
+        us(median(times)),
+        us(pct(times, 0.9)),
         us(times.iter().copied().min().unwrap_or_default()),
     );
 }
@@ -144,7 +137,7 @@ async fn main() -> Result<()> {
 
     if std::env::args().any(|a| a == CHILD_ARG) {
         let confined = measure(&true_argv, &dir, runs, Some(&policy)).await?;
-        println!("{CHILD_LINE}{}", us(median(confined)));
+        println!("{CHILD_LINE}{}", us(median(&confined)));
         return Ok(());
     }
 
@@ -207,13 +200,13 @@ async fn main() -> Result<()> {
     };
 
     println!();
-    let base = median(unconfined);
-    compare("added by the sandbox", base, median(confined));
+    let base = median(&unconfined);
+    compare("added by the sandbox", base, median(&confined));
     if let Some(value) = landlock_only {
         compare("added by the sandbox, Landlock only", base, value);
     }
     if let Some(times) = bwrap {
-        compare("added by bwrap", base, median(times));
+        compare("added by bwrap", base, median(&times));
     }
     Ok(())
 }
