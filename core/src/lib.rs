@@ -6,6 +6,7 @@ pub mod agent;
 pub mod config;
 pub mod error;
 pub mod model;
+pub mod net;
 pub mod protocol;
 pub mod runtime;
 pub mod sandbox;

@@ -390,11 +390,10 @@ impl HttpTransport {
             })?;
             headers.insert(name, value);
         }
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("codeloop/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(30))
-            .build()
-            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
+        let http = crate::net::build_http_client(
+            crate::net::http_client_builder().connect_timeout(Duration::from_secs(30)),
+            "the model provider",
+        )?;
         Ok(HttpTransport {
             config,
             http,
