@@ -18,7 +18,7 @@ PY_SOURCES := python examples/python bench/python
 .PHONY: all build test test-codex-sdk lint lint-python fmt schema demo demo-cassette bench \
 	bench-python bench-sandbox toolchain clean python python-venv test-python pytest-python \
 	ffi header go test-c test-go test-go-examples bench-go lint-go \
-	node test-node lint-node bench-node bench-codex-compare
+	node test-node lint-node bench-node bench-codex-compare mcp-deps test-mcp-server
 
 all: build
 
@@ -40,14 +40,29 @@ fmt:
 schema:
 	CODELOOP_UPDATE_SCHEMA=1 $(CARGO) test -p codeloop-core --lib schema
 
-test: lint
+# The workspace `cargo test` builds codeloop-core with its `otel` feature
+# (the CLI and SDK crates enable it), so core's tests/otel.rs runs there too.
+test: lint mcp-deps
 	$(CARGO) build
 	$(CARGO) test --no-fail-fast
+	$(MAKE) test-mcp-server
 	$(MAKE) test-codex-sdk
 	$(MAKE) pytest-python
 	$(MAKE) test-c
 	$(MAKE) test-go
 	$(MAKE) test-node
+
+# The real MCP servers the core's MCP tests run against (core/tests/suite/mcp.rs):
+# server-everything and server-filesystem from npm, FastMCP (and the `mcp`
+# client) from PyPI into the virtualenv.
+mcp-deps: $(VENV)/.tools
+	cd tests/mcp && npm ci --no-audit --no-fund --loglevel=error
+	$(VENV_BIN)/pip install --quiet --disable-pip-version-check -r tests/mcp/requirements.txt
+
+# `codeloop mcp-server` driven by the official `mcp` Python client, on the mock model.
+test-mcp-server: mcp-deps
+	$(CARGO) build -p codeloop-cli -p codeloop-mock-server
+	$(VENV_BIN)/pytest tests/mcp
 
 # The real @openai/codex-sdk drives the codeloop binary (its codexPathOverride).
 test-codex-sdk:

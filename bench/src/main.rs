@@ -38,7 +38,7 @@ async fn in_process(server: &MockServer, dir: &Path, runs: usize) -> Result<Vec<
         base_url: Some(server.base_url()),
         api_key: Some("bench".into()),
         cwd: Some(dir.to_path_buf()),
-        sandbox: SandboxMode::DangerFullAccess,
+        sandbox: Some(SandboxMode::DangerFullAccess),
         ephemeral: true,
         ..AgentOptions::default()
     })?;

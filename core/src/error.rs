@@ -63,6 +63,16 @@ pub enum Error {
     #[error("a turn is already running on this thread")]
     Busy,
 
+    /// The final answer did not match the output schema, or was not JSON,
+    /// after every re-ask (`output_schema_retries`). `errors` lists what was
+    /// wrong; the answer itself is the turn's last `agent_message`.
+    #[error("the final answer does not match the output schema: {}", .errors.join("; "))]
+    OutputInvalid { errors: Vec<String> },
+
+    /// `steer` was called while no turn runs on the thread: start a run instead.
+    #[error("no turn is running on this thread")]
+    NoActiveTurn,
+
     /// A local file operation failed.
     #[error("{context}: {source}")]
     Io {
@@ -98,6 +108,8 @@ impl Error {
             Error::Config(_) => ErrorCode::Config,
             Error::Host(_) => ErrorCode::Host,
             Error::Busy => ErrorCode::Busy,
+            Error::OutputInvalid { .. } => ErrorCode::OutputInvalid,
+            Error::NoActiveTurn => ErrorCode::NoActiveTurn,
             Error::Io { .. } => ErrorCode::Io,
             Error::Internal(_) => ErrorCode::Internal,
         }
@@ -133,6 +145,14 @@ impl Error {
             Some(ErrorCode::Config) => rebuild(Error::Config, m),
             Some(ErrorCode::Host) => rebuild(Error::Host, m),
             Some(ErrorCode::Busy) => Error::Busy,
+            Some(ErrorCode::OutputInvalid) => {
+                let prefix = Error::OutputInvalid { errors: Vec::new() }.to_string();
+                let rest = m.strip_prefix(&prefix).unwrap_or(m);
+                Error::OutputInvalid {
+                    errors: rest.split("; ").map(str::to_string).collect(),
+                }
+            }
+            Some(ErrorCode::NoActiveTurn) => Error::NoActiveTurn,
             Some(ErrorCode::Io) => Error::io(m, std::io::Error::other("reported by a turn")),
             Some(ErrorCode::Internal) | None => rebuild(Error::Internal, m),
         }

@@ -5,12 +5,14 @@
 pub mod agent;
 pub mod config;
 pub mod error;
+pub mod mcp;
 pub mod model;
 pub mod net;
 pub mod protocol;
 pub mod runtime;
 pub mod sandbox;
 pub mod session;
+pub mod telemetry;
 pub mod tools;
 
 pub use error::{Error, Result};
@@ -19,4 +21,4 @@ pub use agent::{
     Agent, EventStream, HeadlessHost, Host, Input, RunCollector, RunInterrupt, RunReader,
     RunResult, Thread, UserInput,
 };
-pub use protocol::{AgentOptions, ThreadEvent, ThreadItem};
+pub use protocol::{AgentOptions, RunOptions, ThreadEvent, ThreadItem};

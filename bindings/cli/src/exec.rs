@@ -8,8 +8,8 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
-use codeloop_core::config::{codeloop_home, parse_override, ConfigToml};
-use codeloop_core::protocol::{AgentOptions, SandboxMode, ThreadEvent};
+use codeloop_core::config::parse_override;
+use codeloop_core::protocol::{AgentOptions, ApprovalPolicy, SandboxMode, ThreadEvent};
 use codeloop_core::{Agent, Input, UserInput};
 use futures::StreamExt;
 
@@ -39,6 +39,18 @@ enum ExecCommand {
         /// Resume the most recent session.
         #[arg(long)]
         last: bool,
+    },
+    /// Start a new thread from an earlier one's history (all of it, or up
+    /// to the end of turn N) and run the prompt there; the earlier thread
+    /// is left as it was.
+    Fork {
+        /// The thread id to fork.
+        session_id: String,
+        /// The prompt; read from stdin when omitted or `-`.
+        prompt: Option<String>,
+        /// Keep the history up to the end of this turn (counting from 1).
+        #[arg(long, value_name = "N")]
+        at_turn: Option<u64>,
     },
 }
 
@@ -141,6 +153,7 @@ pub fn main(args: ExecArgs) -> ExitCode {
 struct Resume {
     id: Option<String>,
     last: bool,
+    fork_at: Option<Option<u64>>,
 }
 
 async fn run(args: ExecArgs) -> anyhow::Result<ExitCode> {
@@ -160,8 +173,27 @@ async fn run(args: ExecArgs) -> anyhow::Result<ExitCode> {
             if id.is_none() && !last {
                 bail!("`exec resume` needs a thread id or --last");
             }
-            (prompt, Some(Resume { id, last }))
+            (
+                prompt,
+                Some(Resume {
+                    id,
+                    last,
+                    fork_at: None,
+                }),
+            )
         }
+        Some(ExecCommand::Fork {
+            session_id,
+            prompt,
+            at_turn,
+        }) => (
+            prompt,
+            Some(Resume {
+                id: Some(session_id),
+                last: false,
+                fork_at: Some(at_turn),
+            }),
+        ),
         None => (args.prompt, None),
     };
 
@@ -181,6 +213,11 @@ async fn run(args: ExecArgs) -> anyhow::Result<ExitCode> {
     let agent = Agent::new(options)?;
     let thread = match resume {
         None => agent.start_thread(),
+        Some(Resume {
+            id: Some(id),
+            fork_at: Some(at_turn),
+            ..
+        }) => agent.fork_thread(&id, at_turn)?,
         Some(Resume { id: Some(id), .. }) => agent.resume_thread(&id)?,
         Some(Resume { last: true, .. }) => agent.resume_last()?,
         Some(_) => bail!("`exec resume` needs a thread id or --last"),
@@ -287,14 +324,6 @@ impl Signals {
 }
 
 fn build_options(c: &CommonArgs) -> anyhow::Result<AgentOptions> {
-    let overrides = c
-        .config
-        .iter()
-        .map(|o| parse_override(o))
-        .collect::<Result<Vec<_>, _>>()?;
-    let config_path = codeloop_home().map(|h| h.join("config.toml"));
-    let config = ConfigToml::load(config_path.as_deref(), &overrides)?;
-
     let mut options = AgentOptions {
         model: c.model.clone(),
         provider: c
@@ -307,17 +336,17 @@ fn build_options(c: &CommonArgs) -> anyhow::Result<AgentOptions> {
         max_turns: c.max_turns,
         ..AgentOptions::default()
     };
-    for warning in config.apply(&mut options)? {
-        eprintln!("warning: {warning}");
-    }
+    // The config files and these overrides are layered in core (Agent::new).
+    apply_config(&mut options, &parse_overrides(&c.config)?)?;
     if c.full_auto {
-        options.sandbox = SandboxMode::WorkspaceWrite;
+        options.sandbox = Some(SandboxMode::WorkspaceWrite);
     }
     if let Some(mode) = c.sandbox {
-        options.sandbox = mode;
+        options.sandbox = Some(mode);
     }
     if c.yolo {
-        options.sandbox = SandboxMode::DangerFullAccess;
+        options.sandbox = Some(SandboxMode::DangerFullAccess);
+        options.approval_policy = Some(ApprovalPolicy::Never);
     }
     let cwd = match &c.cd {
         Some(dir) => std::env::current_dir()?.join(dir),
@@ -342,6 +371,30 @@ fn build_options(c: &CommonArgs) -> anyhow::Result<AgentOptions> {
         options.output_schema = Some(schema);
     }
     Ok(options)
+}
+
+/// `--config key=value` flags, parsed (values are TOML literals).
+pub(crate) fn parse_overrides(flags: &[String]) -> anyhow::Result<Vec<(String, toml::Value)>> {
+    Ok(flags
+        .iter()
+        .map(|o| parse_override(o))
+        .collect::<Result<Vec<_>, _>>()?)
+}
+
+/// Hand `overrides` to core as `options.config_overrides`: core layers the
+/// config files (user, trusted project), these overrides and the explicit
+/// options when the agent is built, as for every front. `exec` and
+/// `mcp-server` pass their `--config` flags through this one function.
+pub(crate) fn apply_config(
+    options: &mut AgentOptions,
+    overrides: &[(String, toml::Value)],
+) -> anyhow::Result<()> {
+    for (key, value) in overrides {
+        let value = serde_json::to_value(value)
+            .with_context(|| format!("--config {key}: not representable as JSON"))?;
+        options.config_overrides.insert(key.clone(), value);
+    }
+    Ok(())
 }
 
 fn read_prompt(prompt: Option<String>) -> anyhow::Result<String> {

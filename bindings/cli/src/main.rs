@@ -1,9 +1,11 @@
 //! `codeloop`: the command-line front of codeloop-core.
 //!
 //! `codeloop exec` is a drop-in for `codex exec --json` (it works as the binary
-//! `@openai/codex-sdk` spawns); `codeloop apply-patch` applies a Codex patch.
+//! `@openai/codex-sdk` spawns); `codeloop mcp-server` serves the agent over MCP
+//! on stdio (like `codex mcp-server`); `codeloop apply-patch` applies a Codex patch.
 
 mod exec;
+mod mcp_server;
 mod view;
 
 use std::io::Read;
@@ -27,6 +29,9 @@ enum Command {
     /// Run the agent non-interactively on one prompt (like `codex exec`).
     #[command(visible_alias = "e")]
     Exec(Box<exec::ExecArgs>),
+    /// Serve the agent as an MCP server on stdio (like `codex mcp-server`):
+    /// tools `codex` (run a turn on a new thread) and `codex-reply` (continue one).
+    McpServer(mcp_server::McpServerArgs),
     /// Apply a Codex-format patch in the current directory (patch as argument or on stdin).
     ApplyPatch {
         /// The patch text; read from stdin when omitted.
@@ -38,8 +43,14 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Spans go to an OTLP collector when the OTEL_* variables name one
+    // (flushed at exit, however the process exits).
+    if let Err(e) = codeloop_core::telemetry::init_from_env() {
+        eprintln!("codeloop: warning: {e}");
+    }
     match cli.command {
         Command::Exec(args) => exec::main(*args),
+        Command::McpServer(args) => mcp_server::main(args),
         Command::ApplyPatch { patch } => apply_patch(patch),
         Command::Schema => {
             print!("{}", codeloop_core::protocol::schema::protocol_schema());

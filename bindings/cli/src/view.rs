@@ -53,7 +53,7 @@ impl LiveView {
             env!("CARGO_PKG_VERSION"),
             agent.model(),
             p.id,
-            agent.options().sandbox.as_str(),
+            agent.options().sandbox.unwrap_or_default().as_str(),
             agent.cwd().display()
         );
         let _ = writeln!(&view.out, "{}", view.dim(&line));
@@ -153,6 +153,13 @@ impl LiveView {
                 let text = format!("! {message}");
                 let _ = writeln!(self.out, "{}", self.paint("33", &text));
             }
+            ThreadEvent::ThreadCompacted(c) => {
+                let line = format!(
+                    "context compacted ({} tokens, {} → {} items)",
+                    c.tokens_before, c.items_before, c.items_after
+                );
+                let _ = writeln!(self.out, "{}", self.dim(&line));
+            }
             ThreadEvent::ThreadStarted { .. } | ThreadEvent::TurnStarted {} => {}
         }
     }
@@ -237,12 +244,22 @@ impl LiveView {
                 server,
                 tool,
                 status,
+                error,
                 ..
             } => {
+                let mark = if *status == ToolCallStatus::Completed {
+                    "⚙"
+                } else {
+                    "✗"
+                };
+                let detail = error
+                    .as_ref()
+                    .map(|e| format!(": {}", e.message))
+                    .unwrap_or_default();
                 let _ = writeln!(
                     self.out,
-                    "⚙ {server}.{tool} {}",
-                    self.dim(&format!("({status:?})"))
+                    "{mark} {server}.{tool} {}",
+                    self.dim(&format!("({status:?}){detail}"))
                 );
             }
             ItemDetails::ToolCall {

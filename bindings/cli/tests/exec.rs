@@ -511,3 +511,78 @@ async fn sigterm_interrupts_the_turn_and_kills_running_commands() {
         "the command's background child {pid} outlived codeloop"
     );
 }
+
+/// `[mcp_servers.NAME]` in the user's config.toml reaches `exec`: the real
+/// server-everything (installed by `make mcp-deps`) is called, and the call
+/// is an `mcp_tool_call` item in the JSON events and a line in the live view.
+#[tokio::test]
+async fn mcp_servers_from_config_toml_are_called_and_reported() {
+    let server = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/mcp/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
+    assert!(
+        server.is_file(),
+        "the MCP test servers are not installed: run `make mcp-deps` ({} is missing)",
+        server.display()
+    );
+    let env = Env::new().await;
+    std::fs::write(
+        env.home.path().join("config.toml"),
+        format!(
+            "[mcp_servers.everything]\ncommand = \"node\"\nargs = [{:?}, \"stdio\"]\nenabled_tools = [\"echo\"]\n",
+            server.display().to_string()
+        ),
+    )
+    .unwrap();
+    for _ in 0..2 {
+        env.server.push(responses::function_call_turn(
+            "resp_1",
+            "call_1",
+            "mcp__everything__echo",
+            r#"{"message":"via config"}"#,
+        ));
+        env.server.push(responses::text_turn("resp_2", "echoed"));
+    }
+    let out = run(env.exec(), "echo it").await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events = events(&out);
+    let item = events
+        .iter()
+        .find(|e| e["type"] == "item.completed" && e["item"]["type"] == "mcp_tool_call")
+        .unwrap_or_else(|| panic!("no mcp_tool_call in {events:#?}"));
+    assert_eq!(item["item"]["server"], "everything");
+    assert_eq!(item["item"]["tool"], "echo");
+    assert_eq!(item["item"]["arguments"], json!({"message": "via config"}));
+    assert_eq!(item["item"]["status"], "completed");
+    assert_eq!(
+        item["item"]["result"]["content"][0]["text"],
+        "Echo: via config"
+    );
+    let offered = env.server.requests()[0].body["tools"].clone();
+    let mcp: Vec<&str> = offered
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .filter(|n| n.starts_with("mcp__"))
+        .collect();
+    assert_eq!(mcp, ["mcp__everything__echo"]);
+
+    // The live view for a person shows the call.
+    let json = env.exec();
+    let mut human = Command::new(BIN);
+    human.env_clear();
+    for (key, value) in json.get_envs() {
+        if let Some(value) = value {
+            human.env(key, value);
+        }
+    }
+    human.args(json.get_args().filter(|a| *a != "--experimental-json"));
+    let out = run(human, "echo it").await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("everything.echo"), "{stderr}");
+}

@@ -65,6 +65,10 @@ typedef enum CodeloopCode {
   // `codeloop_host_reply`/`_fail` named a request that no longer waits
   // (answered already, or its turn ended).
   CODELOOP_CODE_UNKNOWN_REQUEST = 16,
+  // The final answer did not match the output schema.
+  CODELOOP_CODE_OUTPUT_INVALID = 17,
+  // `steer` was called while no turn runs on the thread.
+  CODELOOP_CODE_NO_ACTIVE_TURN = 18,
 } CodeloopCode;
 
 // What a host request asks for; the JSON payload's type follows from it.

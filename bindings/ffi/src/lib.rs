@@ -98,6 +98,10 @@ pub enum CodeloopCode {
     /// `codeloop_host_reply`/`_fail` named a request that no longer waits
     /// (answered already, or its turn ended).
     UnknownRequest = 16,
+    /// The final answer did not match the output schema.
+    OutputInvalid = 17,
+    /// `steer` was called while no turn runs on the thread.
+    NoActiveTurn = 18,
 }
 
 impl From<ErrorCode> for CodeloopCode {
@@ -115,6 +119,8 @@ impl From<ErrorCode> for CodeloopCode {
             ErrorCode::Config => CodeloopCode::Config,
             ErrorCode::Host => CodeloopCode::Host,
             ErrorCode::Busy => CodeloopCode::Busy,
+            ErrorCode::OutputInvalid => CodeloopCode::OutputInvalid,
+            ErrorCode::NoActiveTurn => CodeloopCode::NoActiveTurn,
             ErrorCode::Io => CodeloopCode::Io,
             ErrorCode::Internal => CodeloopCode::Internal,
         }
@@ -283,6 +289,11 @@ pub unsafe extern "C" fn codeloop_agent_new(
     out_agent: *mut *mut CodeloopAgent,
 ) -> CodeloopStatus {
     guard(|| {
+        // Once per process: spans go to an OTLP collector when the OTEL_*
+        // variables name one.
+        if let Err(e) = codeloop_core::telemetry::init_from_env() {
+            eprintln!("codeloop: warning: {e}");
+        }
         // SAFETY: borrowed per this function's contract.
         let bytes = unsafe { borrow(options, options_len, "options") }?;
         let options: AgentOptions = if bytes.is_empty() {

@@ -29,6 +29,11 @@ impl NativeAgent {
         hooks: Vec<String>,
         approvals: bool,
     ) -> napi::Result<Self> {
+        // Once per process: spans go to an OTLP collector when the OTEL_*
+        // variables name one.
+        if let Err(e) = codeloop_core::telemetry::init_from_env() {
+            eprintln!("codeloop: warning: {e}");
+        }
         let options: AgentOptions = serde_json::from_str(&options_json)
             .map_err(|e| to_napi(&Error::Config(format!("invalid agent options: {e}"))))?;
         let host: Option<Arc<dyn Host>> = match dispatcher {

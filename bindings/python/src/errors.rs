@@ -29,6 +29,8 @@ fn class_name(code: ErrorCode) -> &'static str {
         ErrorCode::Config => "ConfigError",
         ErrorCode::Host => "HostCallbackError",
         ErrorCode::Busy => "BusyError",
+        // Own classes come with the Python front of issue 8.
+        ErrorCode::OutputInvalid | ErrorCode::NoActiveTurn => "CodeloopError",
         ErrorCode::Io => "LocalIOError",
         ErrorCode::Internal => "InternalError",
     }

@@ -17,6 +17,10 @@ use pyo3::prelude::*;
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // Spans go to an OTLP collector when the OTEL_* variables name one.
+    if let Err(e) = codeloop_core::telemetry::init_from_env() {
+        eprintln!("codeloop: warning: {e}");
+    }
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<agent::PyAgent>()?;
     m.add_class::<thread::PyThread>()?;

@@ -30,6 +30,13 @@ pub trait Host: Send + Sync {
     async fn hook(&self, _event: HookEvent) -> Result<HookOutcome> {
         Ok(HookOutcome::default())
     }
+
+    /// Run the hook callback registered as `callback_id` (a `{"type":
+    /// "callback", "id"}` handler in the `hooks` option), one link of the
+    /// event's chain. An `Err` fails the turn.
+    async fn hook_callback(&self, _callback_id: &str, _event: HookEvent) -> Result<HookOutcome> {
+        Ok(HookOutcome::default())
+    }
 }
 
 /// The host of a run with nobody to ask: every default above.
@@ -143,6 +150,12 @@ impl<T: JsonHost + ?Sized> Host for T {
         let answer = self
             .ask(HostRequestKind::Approval, &request.thread_id, payload)
             .await?;
+        // A yes/no answer is the common case in every language.
+        match answer {
+            serde_json::Value::Bool(true) => return Ok(ApprovalDecision::Approve),
+            serde_json::Value::Bool(false) => return Ok(ApprovalDecision::Deny),
+            _ => {}
+        }
         serde_json::from_value(answer.clone()).map_err(|_| {
             crate::Error::Host(format!(
                 "{} answered {answer}; expected \"approve\", \"approve_for_session\", \"deny\" \
@@ -163,6 +176,22 @@ impl<T: JsonHost + ?Sized> Host for T {
             .await?;
         serde_json::from_value(answer).map_err(|e| {
             crate::Error::Host(format!("the {name} hook answered an invalid outcome: {e}"))
+        })
+    }
+
+    async fn hook_callback(&self, callback_id: &str, event: HookEvent) -> Result<HookOutcome> {
+        let name = hook_name(&event);
+        let mut payload = to_json(&event)?;
+        if let Some(obj) = payload.as_object_mut() {
+            obj.insert("callback_id".into(), callback_id.into());
+        }
+        let answer = self
+            .ask(HostRequestKind::Hook, hook_session(&event), payload)
+            .await?;
+        serde_json::from_value(answer).map_err(|e| {
+            crate::Error::Host(format!(
+                "the {name} hook callback `{callback_id}` answered an invalid outcome: {e}"
+            ))
         })
     }
 }
@@ -237,6 +266,10 @@ mod tests {
             host.approve(request()).await?,
             ApprovalDecision::ApproveForSession
         );
+        let host = scripted(json!(true), true);
+        assert_eq!(host.approve(request()).await?, ApprovalDecision::Approve);
+        let host = scripted(json!(false), true);
+        assert_eq!(host.approve(request()).await?, ApprovalDecision::Deny);
         let host = scripted(json!({"decision": "deny", "reason": "no"}), true);
         let outcome = host.hook(pre_tool_use()).await?;
         assert_eq!(outcome.decision, HookDecision::Deny);

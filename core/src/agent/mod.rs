@@ -1,7 +1,10 @@
 //! The agent: [`Agent`] holds the options, the model client and the tools;
 //! [`Thread`] is one conversation; a turn runs in [`turn`].
 
+pub mod budget;
+mod compact;
 pub mod host;
+mod output;
 pub mod prompt;
 mod reader;
 mod thread;
@@ -44,6 +47,17 @@ pub(crate) struct AgentInner {
     pub sandbox: SandboxPolicy,
     pub sessions: Option<SessionStore>,
     pub approvals: Arc<crate::sandbox::approval::ApprovalCache>,
+    /// Compact once the context reaches this many tokens; `None`: never
+    /// automatically.
+    pub compact_limit: Option<u64>,
+    /// The agent's MCP servers, when any is enabled; shut down with the agent.
+    pub mcp: Option<Arc<crate::mcp::McpManager>>,
+    /// Findings of the configuration layers, sent when a thread starts.
+    pub config_warnings: Vec<String>,
+    pub project_root: PathBuf,
+    /// The codeloop home in use (global AGENTS.md, skills).
+    pub home: Option<PathBuf>,
+    pub hooks: Arc<crate::config::hooks::HookRegistry>,
 }
 
 impl Agent {
@@ -52,35 +66,49 @@ impl Agent {
         Agent::with_host(options, Arc::new(HeadlessHost))
     }
 
-    /// An agent whose host requests go to `host`.
+    /// An agent whose host requests go to `host`. The options are layered
+    /// over the config files (see [`crate::config::resolve_options`]).
     pub fn with_host(options: AgentOptions, host: Arc<dyn Host>) -> Result<Agent> {
-        let provider = ProviderConfig::from_options(&options)?;
+        let resolved = crate::config::resolve_options(options)?;
+        let provider = ProviderConfig::from_options(&resolved.options)?;
         let client = build_client(&provider)?;
-        Agent::with_client(options, host, provider, client)
+        Agent::build(resolved, host, provider, client)
     }
 
-    /// An agent over a given model client (tests, custom providers).
+    /// An agent over a given model client (tests, custom providers). The
+    /// options are taken as they are: no config files are read.
     pub fn with_client(
         options: AgentOptions,
         host: Arc<dyn Host>,
         provider: ProviderConfig,
         client: Arc<dyn ModelClient>,
     ) -> Result<Agent> {
+        let resolved = crate::config::resolve_options(AgentOptions {
+            load_config_files: Some(false),
+            ..options
+        })?;
+        Agent::build(resolved, host, provider, client)
+    }
+
+    fn build(
+        resolved: crate::config::Resolved,
+        host: Arc<dyn Host>,
+        provider: ProviderConfig,
+        client: Arc<dyn ModelClient>,
+    ) -> Result<Agent> {
+        let crate::config::Resolved {
+            options,
+            warnings: config_warnings,
+            project_root,
+            home,
+            ..
+        } = resolved;
+        let hooks = Arc::new(crate::config::hooks::HookRegistry::new(&options.hooks)?);
         let cwd = match &options.cwd {
-            Some(c) if c.is_absolute() => c.clone(),
-            Some(c) => std::env::current_dir()
-                .map_err(|e| Error::io("reading the current directory", e))?
-                .join(c),
+            Some(c) => c.clone(),
             None => std::env::current_dir()
                 .map_err(|e| Error::io("reading the current directory", e))?,
         };
-        if !cwd.is_dir() {
-            return Err(Error::Config(format!(
-                "cwd {} is not a directory",
-                cwd.display()
-            )));
-        }
-        let cwd = cwd.canonicalize().unwrap_or(cwd);
         let mut names = std::collections::HashSet::new();
         for tool in &options.host_tools {
             if tool.name.is_empty()
@@ -114,9 +142,25 @@ impl Agent {
             }
         }
         options.shell_environment_policy.validate()?;
+        let model = options
+            .model
+            .clone()
+            .unwrap_or_else(|| crate::model::provider::DEFAULT_MODEL.to_string());
+        if let Some(max) = options.max_cost_usd {
+            let price = budget::model_price(&model, &options.model_prices);
+            budget::check_cost_budget(max, &model, price.as_ref())?;
+        }
+        if let Some(schema) = &options.output_schema {
+            output::compile(schema)?;
+        }
+        let compact_limit = budget::auto_compact_limit(
+            budget::context_window(&model, options.model_context_window),
+            options.auto_compact_token_limit,
+        );
         let router = ToolRouter::new(&options, provider.wire_api);
+        let mcp = crate::mcp::McpManager::new(&options, &cwd)?;
         let sandbox = SandboxPolicy::new(
-            options.sandbox,
+            options.sandbox.unwrap_or_default(),
             &cwd,
             &options.writable_roots,
             options.network_access,
@@ -130,10 +174,9 @@ impl Agent {
                 .or_else(SessionStore::default_root)
                 .map(SessionStore::new)
         };
-        let model = options
-            .model
-            .clone()
-            .unwrap_or_else(|| crate::model::provider::DEFAULT_MODEL.to_string());
+        if let Some(mcp) = &mcp {
+            mcp.start();
+        }
         Ok(Agent {
             inner: Arc::new(AgentInner {
                 options,
@@ -146,6 +189,12 @@ impl Agent {
                 sandbox,
                 sessions,
                 approvals: Arc::default(),
+                compact_limit,
+                mcp,
+                config_warnings,
+                project_root,
+                home,
+                hooks,
             }),
         })
     }
@@ -156,6 +205,17 @@ impl Agent {
 
     pub fn cwd(&self) -> &Path {
         &self.inner.cwd
+    }
+
+    /// What the configuration layers reported (also sent as `error` events
+    /// when a thread starts).
+    pub fn config_warnings(&self) -> &[String] {
+        &self.inner.config_warnings
+    }
+
+    /// The project root: the nearest ancestor of cwd holding `.git`, else cwd.
+    pub fn project_root(&self) -> &Path {
+        &self.inner.project_root
     }
 
     pub fn model(&self) -> &str {
@@ -175,6 +235,7 @@ impl Agent {
             Vec::new(),
             Usage::default(),
             None,
+            0,
         )
     }
 
@@ -199,14 +260,47 @@ impl Agent {
     }
 
     fn resume_from(&self, path: &Path) -> Result<Thread> {
+        // Opened before it is read: a turn another process writes in between
+        // then shows as a stale copy at this thread's next turn, never as a
+        // silent fork of the history.
+        let rollout = crate::session::Rollout::open(path.to_path_buf())?;
         let loaded = SessionStore::load(path)?;
-        let rollout = crate::session::Rollout::open(loaded.path.clone())?;
         Ok(Thread::new(
             self.inner.clone(),
             loaded.meta.id,
             loaded.history,
             loaded.usage,
             Some(rollout),
+            loaded.turns,
+        ))
+    }
+
+    /// A new thread that starts from thread `id`'s history: all of it, or up
+    /// to the end of turn `at_turn` (turns count from 1). It gets its own id
+    /// and rollout file, whose meta records `forked_from`; the source file is
+    /// only read. Tool calls left unanswered at the cut are answered as
+    /// aborted.
+    pub fn fork_thread(&self, id: &str, at_turn: Option<u64>) -> Result<Thread> {
+        let store = self.inner.sessions.as_ref().ok_or_else(|| {
+            Error::Config("cannot fork: this agent keeps no sessions (ephemeral)".into())
+        })?;
+        let source = SessionStore::load(&store.find(id)?)?;
+        let records = source.records_through(at_turn)?;
+        let new_id = new_thread_id();
+        let mut meta = self.inner.session_meta(&new_id);
+        meta.forked_from = Some(crate::session::ForkedFrom {
+            id: source.meta.id.clone(),
+            turn: at_turn,
+        });
+        let rollout = store.create_with(meta, records)?;
+        let state = crate::session::replay(records);
+        Ok(Thread::new(
+            self.inner.clone(),
+            new_id,
+            state.history,
+            state.usage,
+            Some(rollout),
+            state.turns,
         ))
     }
 }
@@ -220,6 +314,7 @@ impl AgentInner {
             originator: "codeloop".into(),
             cli_version: env!("CARGO_PKG_VERSION").into(),
             extra: serde_json::Value::Null,
+            forked_from: None,
         }
     }
 }
@@ -277,8 +372,8 @@ impl From<Vec<UserInput>> for Input {
     }
 }
 
-/// The result of [`Thread::run`].
-#[derive(Debug, Clone, PartialEq)]
+/// The result of [`Thread::run`], also as JSON (its serde form) for fronts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunResult {
     pub thread_id: String,
     /// The text of the last agent message of the turn.
@@ -287,4 +382,7 @@ pub struct RunResult {
     pub items: Vec<ThreadItem>,
     /// Cumulative usage of the thread.
     pub usage: Usage,
+    /// The final answer parsed as JSON, when the run had an output schema
+    /// (it matched the schema, or the run would have failed).
+    pub output: Option<serde_json::Value>,
 }

@@ -12,7 +12,10 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 
 use super::{AgentInner, Input, RunResult};
 use crate::error::{Error, Result};
-use crate::protocol::{ItemDetails, ResponseItem, ThreadEvent, ThreadItem, Usage};
+use crate::protocol::{
+    Compaction, CompactionTrigger, ItemDetails, ResponseItem, RunOptions, ThreadEvent, ThreadItem,
+    Usage,
+};
 use crate::session::Rollout;
 use crate::tools::EventSink;
 
@@ -33,6 +36,9 @@ pub(crate) struct ThreadInner {
     /// Usage as of the last finished turn, readable while a turn runs (even
     /// from a host callback of that turn, which must not wait on `state`).
     pub usage: Mutex<Usage>,
+    /// Input steered into the running turn, not yet sent to the model.
+    /// `None` while no turn takes steering (see [`Thread::steer`]).
+    pub steering: Mutex<Option<Vec<ResponseItem>>>,
 }
 
 pub(crate) struct ThreadState {
@@ -43,6 +49,11 @@ pub(crate) struct ThreadState {
     /// Whether the thread's opening context has been added to the history.
     pub primed: bool,
     pub rollout: Option<Rollout>,
+    /// Turns begun so far, this one included while a turn runs.
+    pub turns: u64,
+    /// The context size in tokens as of the last model request (its input +
+    /// output as reported); 0 when unknown (none yet, or just compacted).
+    pub context_tokens: u64,
 }
 
 impl Thread {
@@ -52,6 +63,7 @@ impl Thread {
         history: Vec<ResponseItem>,
         usage: Usage,
         rollout: Option<Rollout>,
+        turns: u64,
     ) -> Thread {
         let primed = !history.is_empty();
         let history = super::turn::answer_unanswered_calls(history);
@@ -65,10 +77,13 @@ impl Thread {
                     announced: false,
                     primed,
                     rollout,
+                    turns,
+                    context_tokens: 0,
                 }),
                 running: Mutex::new(None),
                 next_item_id: Arc::new(AtomicU64::new(0)),
                 usage: Mutex::new(usage),
+                steering: Mutex::new(None),
             }),
         }
     }
@@ -94,23 +109,49 @@ impl Thread {
     /// the turn. Must be called within a tokio runtime or with codeloop's
     /// global runtime available.
     pub fn run_streamed(&self, input: impl Into<Input>) -> EventStream {
+        self.run_streamed_with(input, RunOptions::default())
+    }
+
+    /// [`Thread::run_streamed`] with options for this run only (output
+    /// schema, budgets) over the agent's.
+    pub fn run_streamed_with(&self, input: impl Into<Input>, options: RunOptions) -> EventStream {
         let input = input.into();
         let (tx, rx) = mpsc::unbounded_channel();
         let cancel = CancellationToken::new();
         let sink = EventSink::new(tx, self.inner.next_item_id.clone());
         let error = Arc::new(Mutex::new(None));
+        let output = Arc::new(Mutex::new(None));
         let stream_cancel = cancel.clone();
         let stream = |guard: Option<DropGuard>| EventStream {
             rx,
             _guard: guard,
             done: false,
             error: error.clone(),
+            output: output.clone(),
             cancel: stream_cancel,
+        };
+        let limits = match super::budget::RunLimits::new(
+            &self.inner.agent.options,
+            &options,
+            &self.inner.agent.model,
+        ) {
+            Ok(l) => l,
+            Err(e) => {
+                fail(&sink, &error, e);
+                return stream(None);
+            }
         };
         let claimed = {
             let mut running = self.inner.running.lock().unwrap_or_else(|p| p.into_inner());
             running.is_none() && {
                 *running = Some(cancel.clone());
+                // Steering is taken from the moment the run is claimed; the
+                // turn closes it when it ends.
+                *self
+                    .inner
+                    .steering
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()) = Some(Vec::new());
                 true
             }
         };
@@ -121,22 +162,29 @@ impl Thread {
         let inner = self.inner.clone();
         let token = cancel.clone();
         let task_error = error.clone();
+        let task_output = output.clone();
         let task_sink = sink.clone();
         let spawned = crate::runtime::spawn(async move {
             let outcome = AssertUnwindSafe(super::turn::run_turn(
                 inner.clone(),
                 input,
+                limits,
                 task_sink.clone(),
                 token.clone(),
             ))
             .catch_unwind()
             .await;
+            // A panicking turn never closed steering.
+            inner.close_steering();
             // Free the thread before announcing the end, so a caller that runs
             // again as soon as it sees the last event never finds it busy. The
             // slot holds this turn's token: no other turn can start while it is set.
             *inner.running.lock().unwrap_or_else(|p| p.into_inner()) = None;
             match outcome {
-                Ok(Ok(usage)) => task_sink.emit(ThreadEvent::TurnCompleted { usage }),
+                Ok(Ok(done)) => {
+                    *task_output.lock().unwrap_or_else(|p| p.into_inner()) = done.output;
+                    task_sink.emit(ThreadEvent::TurnCompleted { usage: done.usage })
+                }
                 Ok(Err(e)) => fail(&task_sink, &task_error, e),
                 Err(panic) => {
                     let what = panic
@@ -154,6 +202,7 @@ impl Thread {
             }
         });
         if let Err(e) = spawned {
+            self.inner.close_steering();
             *self.inner.running.lock().unwrap_or_else(|p| p.into_inner()) = None;
             fail(&sink, &error, e);
             return stream(None);
@@ -164,7 +213,16 @@ impl Thread {
     /// Run one turn to its end and collect the result. A failed turn is an
     /// `Err` carrying its error kind.
     pub async fn run(&self, input: impl Into<Input>) -> Result<RunResult> {
-        let mut stream = self.run_streamed(input);
+        self.run_with(input, RunOptions::default()).await
+    }
+
+    /// [`Thread::run`] with options for this run only.
+    pub async fn run_with(
+        &self,
+        input: impl Into<Input>,
+        options: RunOptions,
+    ) -> Result<RunResult> {
+        let mut stream = self.run_streamed_with(input, options);
         let mut collector = RunCollector::new(self.id());
         while let Some(event) = stream.next().await {
             if let Some(outcome) = collector.push(&event, &stream) {
@@ -187,6 +245,113 @@ impl Thread {
         {
             token.cancel();
         }
+    }
+}
+
+impl Thread {
+    /// Add input to the running turn: it is sent with the turn's next model
+    /// request (after the outputs of the tool calls in flight), as a user
+    /// message. A turn whose model has already given its final answer takes
+    /// it and asks the model once more. Fails with [`Error::NoActiveTurn`]
+    /// when no turn runs (or the turn has just ended): steered input is
+    /// then never silently dropped. Input left when a turn ends otherwise
+    /// (an interrupt, a budget, an error, a hook that ends it) stays in the
+    /// history and reaches the model with the next run. No event
+    /// is emitted for it (Codex's `exec --json` has no user-message item).
+    pub fn steer(&self, input: impl Into<Input>) -> Result<()> {
+        let item = super::turn::user_message(&input.into(), &self.inner.agent.cwd)?;
+        let mut steering = self
+            .inner
+            .steering
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        match steering.as_mut() {
+            Some(queue) => {
+                queue.push(item);
+                Ok(())
+            }
+            None => Err(Error::NoActiveTurn),
+        }
+    }
+
+    /// Compact the history now: the model summarizes the conversation and
+    /// the history becomes the opening context, the recent user messages and
+    /// the summary (see `agent::compact`). Fails with [`Error::Busy`] while a
+    /// turn runs; a model error leaves the history as it was. A thread that
+    /// never ran has nothing to compact: nothing is sent and the result
+    /// says 0 items before and after. [`Thread::interrupt`] stops it.
+    pub async fn compact(&self) -> Result<Compaction> {
+        let cancel = CancellationToken::new();
+        {
+            let mut running = self.inner.running.lock().unwrap_or_else(|p| p.into_inner());
+            if running.is_some() {
+                return Err(Error::Busy);
+            }
+            *running = Some(cancel.clone());
+        }
+        struct Release<'a>(&'a ThreadInner);
+        impl Drop for Release<'_> {
+            fn drop(&mut self) {
+                *self.0.running.lock().unwrap_or_else(|p| p.into_inner()) = None;
+            }
+        }
+        let _release = Release(&self.inner);
+        let mut state = self.inner.state.lock().await;
+        if state.history.is_empty() {
+            return Ok(Compaction {
+                trigger: CompactionTrigger::Manual,
+                tokens_before: 0,
+                items_before: 0,
+                items_after: 0,
+            });
+        }
+        let mut used = Usage::default();
+        let result = super::compact::compact(
+            &self.inner,
+            &mut state,
+            CompactionTrigger::Manual,
+            &cancel,
+            None,
+            &mut used,
+        )
+        .await;
+        *self.inner.usage.lock().unwrap_or_else(|p| p.into_inner()) = state.usage;
+        result
+    }
+}
+
+impl ThreadInner {
+    /// Steered input waiting for the next model request.
+    pub(crate) fn take_steering(&self) -> Vec<ResponseItem> {
+        self.steering
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    /// At the end of a turn: steered input that came in meanwhile (the turn
+    /// goes on with it), or nothing, and then steering is closed — in one
+    /// step, so a `steer` either lands in this turn or fails.
+    pub(crate) fn finish_steering(&self) -> Vec<ResponseItem> {
+        let mut steering = self.steering.lock().unwrap_or_else(|p| p.into_inner());
+        match steering.as_mut() {
+            Some(queue) if !queue.is_empty() => std::mem::take(queue),
+            _ => {
+                *steering = None;
+                Vec::new()
+            }
+        }
+    }
+
+    /// Close steering; returns what was still queued.
+    pub(crate) fn close_steering(&self) -> Vec<ResponseItem> {
+        self.steering
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .unwrap_or_default()
     }
 }
 
@@ -227,6 +392,7 @@ impl RunCollector {
                 final_response: std::mem::take(&mut self.final_response),
                 items: std::mem::take(&mut self.items),
                 usage: *usage,
+                output: stream.take_output(),
             })),
             ThreadEvent::TurnFailed { error } => Some(Err(stream
                 .take_error()
@@ -250,6 +416,9 @@ pub struct EventStream {
     /// The error of a failed turn, as the core raised it (the event carries
     /// only its message and code).
     error: Arc<Mutex<Option<Error>>>,
+    /// The parsed final answer of a turn with an output schema, set before
+    /// `turn.completed` is sent.
+    output: Arc<Mutex<Option<serde_json::Value>>>,
     /// This run's turn token (the one `Thread::interrupt` cancels while the
     /// turn runs).
     cancel: CancellationToken,
@@ -282,6 +451,12 @@ impl EventStream {
     /// The error of the failed turn, once `turn.failed` was received.
     pub fn take_error(&self) -> Option<Error> {
         self.error.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    /// The parsed final answer (runs with an output schema), once
+    /// `turn.completed` was received.
+    pub fn take_output(&self) -> Option<serde_json::Value> {
+        self.output.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 
     /// A handle that interrupts this run's turn from anywhere, without

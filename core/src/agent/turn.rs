@@ -4,11 +4,13 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Instant;
 
 use futures::future::join_all;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use super::budget::RunLimits;
 use super::prompt::{environment_context, BASE_INSTRUCTIONS};
 use super::thread::{ThreadInner, ThreadState};
 use super::{Input, UserInput, DEFAULT_COMMAND_TIMEOUT};
@@ -16,20 +18,39 @@ use crate::error::{Error, Result};
 use crate::model::retry::{run_request, Progress};
 use crate::model::{ModelRequest, ReasoningConfig};
 use crate::protocol::{
-    ContentItem, DeltaKind, HookDecision, HookEvent, ItemDetails, ReasoningContent,
-    ReasoningSummary, ResponseItem, ThreadEvent, Usage,
+    CompactionTrigger, ContentItem, DeltaKind, HookDecision, HookEvent, ItemDetails,
+    ReasoningContent, ReasoningSummary, ResponseItem, ThreadEvent, Usage,
 };
 use crate::session::RolloutRecord;
 use crate::tools::{EventSink, ToolCall, ToolContext, ToolOutput};
 
-/// Run one turn, reporting its items through `sink`. Returns the thread's
-/// cumulative usage; the caller emits the terminal event.
+/// What a finished turn hands back: the thread's cumulative usage and, with
+/// an output schema, the parsed final answer.
+pub(crate) struct TurnDone {
+    pub usage: Usage,
+    pub output: Option<serde_json::Value>,
+}
+
+/// What the loop keeps across its requests for the run's budgets and result.
+#[derive(Default)]
+struct RunProgress {
+    /// Usage of this run's model requests (compaction included).
+    usage: Usage,
+    output: Option<serde_json::Value>,
+}
+
+/// Run one turn, reporting its items through `sink`; the caller emits the
+/// terminal event. `limits.timeout` bounds the whole run: when it fires the
+/// turn's token is cancelled (stopping the model request or the running
+/// commands) and the turn fails with `BudgetExceeded`, not `Interrupted`.
 pub(crate) async fn run_turn(
     thread: Arc<ThreadInner>,
     input: Input,
+    limits: RunLimits,
     sink: EventSink,
     cancel: CancellationToken,
-) -> Result<Usage> {
+) -> Result<TurnDone> {
+    let started_at = Instant::now();
     let mut state = thread.state.lock().await;
     if !state.announced {
         state.announced = true;
@@ -42,7 +63,7 @@ pub(crate) async fn run_turn(
         thread_id: thread.id.clone(),
         cwd: thread.agent.cwd.clone(),
         sandbox: thread.agent.sandbox.clone(),
-        approval_policy: thread.agent.options.approval_policy,
+        approval_policy: thread.agent.options.approval_policy.unwrap_or_default(),
         env_policy: thread.agent.options.shell_environment_policy.clone(),
         approvals: thread.agent.approvals.clone(),
         command_timeout: thread
@@ -55,11 +76,60 @@ pub(crate) async fn run_turn(
         cancel: cancel.clone(),
         events: sink.clone(),
         plan_item: Arc::new(std::sync::Mutex::new(None)),
+        hooks: crate::config::hooks::HookSet {
+            registry: thread.agent.hooks.clone(),
+            transcript_path: Arc::new(std::sync::Mutex::new(
+                state.rollout.as_ref().map(|r| r.path().to_path_buf()),
+            )),
+            project_dir: Some(thread.agent.project_root.clone()),
+            model: thread.agent.model.clone(),
+            stop_request: Arc::default(),
+        },
     };
-    let span = tracing::info_span!("turn", thread_id = %thread.id);
-    let result = turn_loop(&thread, &mut state, input, &ctx)
-        .instrument(span)
-        .await;
+    let span = tracing::info_span!(
+        "run",
+        thread_id = %thread.id,
+        turn = state.turns + 1,
+        "gen_ai.operation.name" = "invoke_agent",
+        "gen_ai.conversation.id" = %thread.id,
+    );
+    let mut progress = RunProgress::default();
+    let mut timed_out = false;
+    let result = {
+        let run =
+            turn_loop(&thread, &mut state, input, &ctx, &limits, &mut progress).instrument(span);
+        match limits.timeout {
+            None => run.await,
+            Some(timeout) => {
+                tokio::pin!(run);
+                let deadline = tokio::time::Instant::from_std(started_at + timeout);
+                tokio::select! {
+                    biased;
+                    r = &mut run => r,
+                    _ = tokio::time::sleep_until(deadline) => {
+                        // Stop it as an interrupt would, and let it wind down
+                        // (kill its commands, answer its calls) before failing.
+                        // An interrupt that came first stays an interrupt.
+                        timed_out = !cancel.is_cancelled();
+                        cancel.cancel();
+                        run.await
+                    }
+                }
+            }
+        }
+    };
+    let result = match result {
+        Err(_) if timed_out => Err(limits.timeout_error(started_at.elapsed())),
+        other => other,
+    };
+    // Input steered into a turn that failed is not lost: it stays in the
+    // history for the next run.
+    let leftover = thread.close_steering();
+    if !leftover.is_empty() {
+        if let Err(e) = record(&mut state, leftover) {
+            tracing::warn!(error = %e, "could not record steered input left by the turn");
+        }
+    }
     let plan = ctx
         .plan_item
         .lock()
@@ -69,11 +139,35 @@ pub(crate) async fn run_turn(
         sink.emit(ThreadEvent::ItemCompleted { item });
     }
     *thread.usage.lock().unwrap_or_else(|p| p.into_inner()) = state.usage;
+    if let (Err(_), Some(rollout)) = (&result, &state.rollout) {
+        rollout.end_turn();
+    }
     result?;
     if let Some(rollout) = &state.rollout {
         rollout.append(RolloutRecord::TurnCompleted { usage: state.usage })?;
     }
-    Ok(state.usage)
+    Ok(TurnDone {
+        usage: state.usage,
+        output: progress.output,
+    })
+}
+
+/// The reasoning settings of every request, when any is set.
+pub(crate) fn reasoning_config(agent: &super::AgentInner) -> Option<ReasoningConfig> {
+    (agent.options.reasoning_effort.is_some() || agent.options.reasoning_summary.is_some())
+        .then_some(ReasoningConfig {
+            effort: agent.options.reasoning_effort,
+            summary: agent.options.reasoning_summary,
+        })
+}
+
+/// The base instructions of every request.
+pub(crate) fn instructions(agent: &super::AgentInner) -> String {
+    agent
+        .options
+        .instructions
+        .clone()
+        .unwrap_or_else(|| BASE_INSTRUCTIONS.to_string())
 }
 
 /// Append items to the history and the rollout file.
@@ -92,15 +186,47 @@ async fn turn_loop(
     state: &mut ThreadState,
     input: Input,
     ctx: &ToolContext,
+    limits: &RunLimits,
+    run: &mut RunProgress,
 ) -> Result<()> {
     let agent = &thread.agent;
+    let mut reasks = 0u32;
+    let mut compacted_for_overflow = false;
     let cwd = agent.cwd.display().to_string();
+    // The first turn waits for the MCP servers to start; a required one
+    // that failed fails every run.
+    let mcp = match &agent.mcp {
+        Some(manager) => {
+            let (tools, warnings) = manager.ready(&ctx.cancel).await?;
+            for message in warnings {
+                ctx.events.emit(ThreadEvent::Error { message });
+            }
+            Some(tools)
+        }
+        None => None,
+    };
     state.history = answer_unanswered_calls(std::mem::take(&mut state.history));
     if !state.primed {
         if state.rollout.is_none() {
             if let Some(store) = &agent.sessions {
                 state.rollout = Some(store.create(agent.session_meta(&thread.id))?);
             }
+        }
+        *ctx.hooks
+            .transcript_path
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) =
+            state.rollout.as_ref().map(|r| r.path().to_path_buf());
+        let project = crate::config::project_context(
+            &agent.options,
+            agent.home.as_deref(),
+            &agent.project_root,
+            &agent.cwd,
+        );
+        for message in agent.config_warnings.iter().chain(&project.warnings) {
+            ctx.events.emit(ThreadEvent::Error {
+                message: message.clone(),
+            });
         }
         let started = ctx
             .hook(HookEvent::SessionStart {
@@ -113,10 +239,16 @@ async fn turn_loop(
         if let Some(dev) = &agent.options.developer_instructions {
             opening.push(ResponseItem::developer_text(dev.clone()));
         }
+        if let Some(skills) = project.skills {
+            opening.push(ResponseItem::developer_text(skills));
+        }
+        if let Some(agents_md) = project.agents_md {
+            opening.push(ResponseItem::user_text(agents_md));
+        }
         opening.push(ResponseItem::user_text(environment_context(
             &agent.cwd,
-            agent.options.approval_policy,
-            agent.options.sandbox,
+            agent.options.approval_policy.unwrap_or_default(),
+            agent.options.sandbox.unwrap_or_default(),
             agent.options.network_access,
         )));
         if let Some(extra) = started.additional_context {
@@ -124,6 +256,10 @@ async fn turn_loop(
         }
         record(state, opening)?;
         state.primed = true;
+    }
+    state.turns += 1;
+    if let Some(rollout) = &state.rollout {
+        rollout.append(RolloutRecord::TurnStarted { turn: state.turns })?;
     }
 
     let prompt = ctx
@@ -133,10 +269,14 @@ async fn turn_loop(
             prompt: input.text(),
         })
         .await?;
-    if prompt.decision == HookDecision::Deny {
+    if prompt.decision == HookDecision::Deny || prompt.stop {
         return Err(Error::Host(format!(
             "the UserPromptSubmit hook blocked the prompt: {}",
-            prompt.reason.as_deref().unwrap_or("no reason given")
+            prompt
+                .reason
+                .as_deref()
+                .or(prompt.stop_reason.as_deref())
+                .unwrap_or("no reason given")
         )));
     }
     let user_message = user_message(&input, agent.cwd.as_path())?;
@@ -150,7 +290,29 @@ async fn turn_loop(
     // looping (as in Claude Code) and let the agent stop.
     let mut stop_hook_active = false;
     loop {
-        if let Some(max) = agent.options.max_turns {
+        let steered = thread.take_steering();
+        if !steered.is_empty() {
+            record(state, steered)?;
+        }
+        if agent.options.auto_compact != Some(false)
+            && agent
+                .compact_limit
+                .is_some_and(|limit| state.context_tokens >= limit)
+        {
+            super::compact::compact(
+                thread,
+                state,
+                CompactionTrigger::Auto,
+                &ctx.cancel,
+                Some(&ctx.events),
+                &mut run.usage,
+            )
+            .await?;
+        }
+        if let Some(e) = limits.exhausted(&run.usage) {
+            return Err(e);
+        }
+        if let Some(max) = limits.max_turns {
             if requests >= max {
                 return Err(Error::BudgetExceeded(format!(
                     "max_turns ({max}) reached: the model was asked {requests} times in this run"
@@ -160,23 +322,18 @@ async fn turn_loop(
         requests += 1;
         let request = ModelRequest {
             model: agent.model.clone(),
-            instructions: Some(
-                agent
-                    .options
-                    .instructions
-                    .clone()
-                    .unwrap_or_else(|| BASE_INSTRUCTIONS.to_string()),
-            ),
+            instructions: Some(instructions(agent)),
             input: state.history.clone(),
-            tools: agent.router.specs().to_vec(),
+            tools: agent
+                .router
+                .specs()
+                .iter()
+                .chain(mcp.iter().flat_map(|m| m.specs()))
+                .cloned()
+                .collect(),
             parallel_tool_calls: true,
-            reasoning: (agent.options.reasoning_effort.is_some()
-                || agent.options.reasoning_summary.is_some())
-            .then_some(ReasoningConfig {
-                effort: agent.options.reasoning_effort,
-                summary: agent.options.reasoning_summary,
-            }),
-            output_schema: agent.options.output_schema.clone(),
+            reasoning: reasoning_config(agent),
+            output_schema: limits.output_schema.clone(),
             prompt_cache_key: Some(thread.id.clone()),
         };
 
@@ -190,10 +347,35 @@ async fn turn_loop(
             tokio::select! {
                 biased;
                 _ = ctx.cancel.cancelled() => return Err(Error::Interrupted),
-                r = fut => r?,
+                r = fut => r,
             }
         };
+        let response = match response {
+            Ok(r) => r,
+            // The context overflowed before the limit was reached (an unknown
+            // or too large window): compact once and ask again.
+            Err(Error::ContextWindowExceeded(message))
+                if agent.options.auto_compact != Some(false) && !compacted_for_overflow =>
+            {
+                tracing::info!(%message, "context window exceeded; compacting");
+                compacted_for_overflow = true;
+                super::compact::compact(
+                    thread,
+                    state,
+                    CompactionTrigger::Auto,
+                    &ctx.cancel,
+                    Some(&ctx.events),
+                    &mut run.usage,
+                )
+                .await?;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        compacted_for_overflow = false;
         state.usage.add(&response.usage);
+        run.usage.add(&response.usage);
+        state.context_tokens = response.usage.input_tokens + response.usage.output_tokens;
 
         let mut calls = Vec::new();
         let mut last_message = None;
@@ -231,11 +413,11 @@ async fn turn_loop(
                 .hook(HookEvent::Stop {
                     session_id: thread.id.clone(),
                     cwd: cwd.clone(),
-                    last_assistant_message: last_message,
+                    last_assistant_message: last_message.clone(),
                     stop_hook_active,
                 })
                 .await?;
-            if stop.decision == HookDecision::Deny {
+            if stop.decision == HookDecision::Deny && !stop.stop {
                 stop_hook_active = true;
                 // A Stop hook that blocks asks the agent to keep working.
                 let reason = stop
@@ -244,10 +426,37 @@ async fn turn_loop(
                 record(state, [ResponseItem::user_text(reason)])?;
                 continue;
             }
+            if let Some(validator) = &limits.validator {
+                match super::output::check(validator, last_message.as_deref().unwrap_or("")) {
+                    Ok(value) => run.output = Some(value),
+                    Err(errors) if reasks < limits.output_schema_retries => {
+                        reasks += 1;
+                        tracing::info!(?errors, reasks, "re-asking for a valid structured answer");
+                        let text = super::output::reask_message(&errors);
+                        record(state, [ResponseItem::user_text(text)])?;
+                        continue;
+                    }
+                    Err(errors) => return Err(Error::OutputInvalid { errors }),
+                }
+            }
+            // Input steered in since the last request: the model answers it
+            // before the turn ends.
+            let late = thread.finish_steering();
+            if !late.is_empty() {
+                run.output = None;
+                record(state, late)?;
+                continue;
+            }
             return Ok(());
         }
 
-        let outputs = run_calls(agent, ctx, &calls).await;
+        // A budget used up by this response stops the run before its tool
+        // calls run (they are answered as aborted when the thread goes on).
+        if let Some(e) = limits.exhausted(&run.usage) {
+            return Err(e);
+        }
+
+        let outputs = run_calls(agent, ctx, &calls, mcp.as_deref()).await;
         let mut extra = Vec::new();
         let mut host_error = None;
         let mut items = Vec::new();
@@ -270,6 +479,18 @@ async fn turn_loop(
         if ctx.cancel.is_cancelled() {
             return Err(Error::Interrupted);
         }
+        let hook_stop = ctx
+            .hooks
+            .stop_request
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(reason) = hook_stop {
+            ctx.events.emit(ThreadEvent::Error {
+                message: format!("the turn was ended by a hook: {reason}"),
+            });
+            return Ok(());
+        }
     }
 }
 
@@ -281,6 +502,7 @@ async fn run_calls(
     agent: &super::AgentInner,
     ctx: &ToolContext,
     calls: &[ToolCall],
+    mcp: Option<&crate::mcp::McpTools>,
 ) -> Vec<Result<ToolOutput>> {
     let mut outputs = Vec::with_capacity(calls.len());
     let mut i = 0;
@@ -296,9 +518,12 @@ async fn run_calls(
                 j += 1;
             }
         }
-        let batch = calls[i..j]
-            .iter()
-            .map(|call| agent.router.dispatch(ctx, call.clone()));
+        let batch = calls[i..j].iter().map(|call| {
+            crate::telemetry::tool_call(
+                call,
+                agent.router.dispatch_with_mcp(ctx, call.clone(), mcp),
+            )
+        });
         outputs.extend(join_all(batch).await);
         i = j;
     }
@@ -353,7 +578,7 @@ pub(crate) fn answer_unanswered_calls(history: Vec<ResponseItem>) -> Vec<Respons
 
 const ABORTED_OUTPUT: &str = "aborted: the turn ended before this call finished";
 
-fn user_message(input: &Input, cwd: &std::path::Path) -> Result<ResponseItem> {
+pub(crate) fn user_message(input: &Input, cwd: &std::path::Path) -> Result<ResponseItem> {
     let mut content = Vec::new();
     for part in &input.0 {
         match part {

@@ -14,8 +14,17 @@ use crate::model::provider::{
     builtin_provider, builtin_provider_ids, requested_provider, DEFAULT_PROVIDER,
 };
 use crate::protocol::{
-    AgentOptions, ApprovalPolicy, ReasoningEffort, ReasoningSummaryMode, SandboxMode, WireApi,
+    AgentOptions, ApprovalPolicy, EnvPolicy, HooksConfig, ReasoningEffort, ReasoningSummaryMode,
+    SandboxMode, WireApi,
 };
+
+pub mod agents_md;
+pub mod hooks;
+mod layers;
+pub mod skills;
+
+pub(crate) use layers::project_context;
+pub use layers::{find_project_root, resolve_options, Resolved};
 
 /// `$CODELOOP_HOME`, default `~/.codeloop`.
 pub fn codeloop_home() -> Option<PathBuf> {
@@ -42,6 +51,16 @@ pub struct ConfigToml {
     pub model_reasoning_summary: Option<ReasoningSummaryMode>,
     pub instructions: Option<String>,
     pub developer_instructions: Option<String>,
+    pub shell_environment_policy: Option<EnvPolicy>,
+    /// Byte limit of the project's AGENTS.md files together (Codex's key).
+    pub project_doc_max_bytes: Option<usize>,
+    /// `[projects."<abs path>"] trust_level = "trusted"`: read only from the
+    /// user's config.
+    pub projects: BTreeMap<String, ProjectToml>,
+    /// `[hooks]`: event → matcher groups, as in `hooks.json`.
+    pub hooks: Option<HooksConfig>,
+    /// `[mcp_servers.NAME]`: MCP servers (unknown keys in an entry are errors).
+    pub mcp_servers: BTreeMap<String, crate::mcp::McpServerConfig>,
     /// Keys codeloop does not use, by dotted path (`profiles`,
     /// `model_providers.x.requires_openai_auth`); reported as warnings, not
     /// errors, so a Codex config file works unchanged. Filled by
@@ -63,6 +82,13 @@ pub struct ProviderToml {
     pub request_max_retries: Option<u32>,
     pub stream_max_retries: Option<u32>,
     pub stream_idle_timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct ProjectToml {
+    /// `trusted` or `untrusted`.
+    pub trust_level: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -98,9 +124,10 @@ impl ConfigToml {
     /// (the file or the `--config` override).
     pub fn load(path: Option<&Path>, overrides: &[(String, toml::Value)]) -> Result<Self> {
         let mut file = None;
-        let mut table = match path {
+        let mut text = String::new();
+        let table = match path {
             Some(p) if p.exists() => {
-                let text = std::fs::read_to_string(p)
+                text = std::fs::read_to_string(p)
                     .map_err(|e| Error::io(format!("reading {}", p.display()), e))?;
                 file = Some(p);
                 toml::from_str::<toml::Table>(&text)
@@ -108,6 +135,17 @@ impl ConfigToml {
             }
             _ => toml::Table::new(),
         };
+        Self::from_table(table, file, &text, overrides)
+    }
+
+    /// Deserialize `table` (read from `file`, whose text is `text`, if any)
+    /// with `overrides` set over it.
+    pub(crate) fn from_table(
+        mut table: toml::Table,
+        file: Option<&Path>,
+        text: &str,
+        overrides: &[(String, toml::Value)],
+    ) -> Result<Self> {
         for (key, value) in overrides {
             set_dotted(&mut table, key, value.clone())?;
         }
@@ -118,7 +156,7 @@ impl ConfigToml {
             ignored: &ignored,
         };
         let mut config = ConfigToml::deserialize(located)
-            .map_err(|e| Error::Config(e.describe(file, overrides)))?;
+            .map_err(|e| Error::Config(e.describe(file, text, overrides)))?;
         config.unknown = ignored
             .into_inner()
             .into_iter()
@@ -176,12 +214,8 @@ impl ConfigToml {
         {
             options.base_url = self.openai_base_url.clone();
         }
-        if let Some(p) = self.approval_policy {
-            options.approval_policy = p;
-        }
-        if let Some(m) = self.sandbox_mode {
-            options.sandbox = m;
-        }
+        options.approval_policy = options.approval_policy.or(self.approval_policy);
+        options.sandbox = options.sandbox.or(self.sandbox_mode);
         if let Some(sww) = &self.sandbox_workspace_write {
             if let Some(n) = sww.network_access {
                 options.network_access = n;
@@ -198,6 +232,20 @@ impl ConfigToml {
         if options.developer_instructions.is_none() {
             options.developer_instructions = self.developer_instructions.clone();
         }
+        // Options win per server name.
+        for (name, server) in &self.mcp_servers {
+            options
+                .mcp_servers
+                .entry(name.clone())
+                .or_insert_with(|| server.clone());
+        }
+        if let Some(policy) = &self.shell_environment_policy {
+            if options.shell_environment_policy == EnvPolicy::default() {
+                options.shell_environment_policy = policy.clone();
+            }
+        }
+        options.project_doc_max_bytes =
+            options.project_doc_max_bytes.or(self.project_doc_max_bytes);
         Ok(warnings)
     }
 }
@@ -296,7 +344,12 @@ impl ValueError {
 
     /// The message for the user: the key, where its value came from, what
     /// is wrong with it.
-    fn describe(&self, file: Option<&Path>, overrides: &[(String, toml::Value)]) -> String {
+    fn describe(
+        &self,
+        file: Option<&Path>,
+        text: &str,
+        overrides: &[(String, toml::Value)],
+    ) -> String {
         let path = self.path.clone().unwrap_or_default();
         let keys: Vec<&str> = path.keys().collect();
         // The override that set this value, or set something inside it
@@ -308,7 +361,10 @@ impl ValueError {
         });
         let origin = match (set_by, file) {
             (Some((key, value)), _) => format!(" (from --config {key}={value})"),
-            (None, Some(file)) => format!(" in {}", file.display()),
+            (None, Some(file)) => match line_of(text, &path) {
+                Some(line) => format!(" in {}:{line}", file.display()),
+                None => format!(" in {}", file.display()),
+            },
             (None, None) => String::new(),
         };
         if path.0.is_empty() {
@@ -337,6 +393,39 @@ impl de::Error for ValueError {
             message: message.to_string(),
         }
     }
+}
+
+/// The line (1-based) where the value at `path` is written in `text`: its
+/// key, or its element for an array index; the deepest part found.
+fn line_of(text: &str, path: &KeyPath) -> Option<usize> {
+    use toml::de::{DeTable, DeValue};
+    let root = DeTable::parse(text).ok()?;
+    let mut table = root.get_ref();
+    let mut array: Option<&[toml::Spanned<DeValue<'_>>]> = None;
+    let mut offset = None;
+    for segment in &path.0 {
+        let value = match (segment, array) {
+            (Segment::Key(key), None) => {
+                let (k, v) = table.iter().find(|(k, _)| k.get_ref() == key)?;
+                offset = Some(k.span().start);
+                v
+            }
+            (Segment::Index(i), Some(items)) => {
+                let v = items.get(*i)?;
+                offset = Some(v.span().start);
+                v
+            }
+            _ => break,
+        };
+        array = None;
+        match value.get_ref() {
+            DeValue::Table(t) => table = t,
+            DeValue::Array(items) => array = Some(items),
+            _ => {}
+        }
+    }
+    let offset = offset?;
+    Some(text.get(..offset)?.matches('\n').count() + 1)
 }
 
 /// The parts of a dotted `--config` key, as [`set_dotted`] splits them.
@@ -609,7 +698,7 @@ mod tests {
         let err = load_error(Some(&file), &["model_providers.mock.env_key=\"K\""])?;
         assert!(
             err.starts_with(&format!(
-                "`model_providers.mock.stream_max_retries` in {}: ",
+                "`model_providers.mock.stream_max_retries` in {}:5: ",
                 file.display()
             )),
             "{err}"
@@ -620,7 +709,7 @@ mod tests {
         let err = load_error(Some(&file), &["model_providers.mock.stream_max_retries=2"])?;
         assert!(
             err.starts_with(&format!(
-                "`sandbox_workspace_write.writable_roots[1]` in {}: invalid type: integer `3`",
+                "`sandbox_workspace_write.writable_roots[1]` in {}:8: invalid type: integer `3`",
                 file.display()
             )),
             "{err}"

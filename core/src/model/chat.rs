@@ -44,6 +44,10 @@ impl ModelClient for ChatClient {
     fn retry_policy(&self) -> RetryPolicy {
         self.transport.config.retry
     }
+
+    fn provider_name(&self) -> &str {
+        &self.transport.config.id
+    }
 }
 
 /// The JSON body of a streamed Chat Completions request.
@@ -265,6 +269,7 @@ struct PartialCall {
 #[derive(Default)]
 struct Turn {
     response_id: Option<String>,
+    model: Option<String>,
     text: String,
     reasoning: String,
     calls: BTreeMap<u64, PartialCall>,
@@ -286,6 +291,9 @@ impl Turn {
                 out.push_back(Err(failure(error)));
                 return;
             }
+        }
+        if self.model.is_none() {
+            self.model = chunk["model"].as_str().map(String::from);
         }
         if self.response_id.is_none() {
             self.response_id = chunk["id"]
@@ -454,6 +462,7 @@ impl Turn {
                 .response_id
                 .unwrap_or_else(|| format!("chatcmpl-{}", uuid::Uuid::new_v4().simple())),
             usage: self.usage,
+            model: self.model,
         }));
     }
 }

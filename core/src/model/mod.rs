@@ -70,6 +70,9 @@ pub enum ResponseEvent {
     Completed {
         response_id: String,
         usage: Option<Usage>,
+        /// The model that answered, when the server said.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        model: Option<String>,
     },
 }
 
@@ -104,4 +107,9 @@ pub trait ModelClient: Send + Sync {
 
     /// The retry budgets and idle timeout for this client.
     fn retry_policy(&self) -> retry::RetryPolicy;
+
+    /// The provider's id, for telemetry (`gen_ai.provider.name`).
+    fn provider_name(&self) -> &str {
+        "unknown"
+    }
 }

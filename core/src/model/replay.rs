@@ -353,6 +353,10 @@ impl ModelClient for ReplayClient {
     fn retry_policy(&self) -> RetryPolicy {
         self.retry
     }
+
+    fn provider_name(&self) -> &str {
+        "replay"
+    }
 }
 
 /// Passes requests through to another client and writes every completed
@@ -431,6 +435,10 @@ impl ModelClient for Recorder {
 
     fn retry_policy(&self) -> RetryPolicy {
         self.inner.retry_policy()
+    }
+
+    fn provider_name(&self) -> &str {
+        self.inner.provider_name()
     }
 }
 

@@ -50,6 +50,10 @@ impl ModelClient for ResponsesClient {
     fn retry_policy(&self) -> RetryPolicy {
         self.transport.config.retry
     }
+
+    fn provider_name(&self) -> &str {
+        &self.transport.config.id
+    }
 }
 
 /// The JSON body of a Responses request, as described in CODEX-FORMATS.md.
@@ -283,6 +287,7 @@ fn map_event(event: &SseEvent) -> Result<Option<ResponseEvent>, ModelError> {
             ResponseEvent::Completed {
                 response_id: response["id"].as_str().unwrap_or_default().to_string(),
                 usage: responses_usage(&response["usage"]),
+                model: response["model"].as_str().map(String::from),
             }
         }
         "response.failed" => return Err(failure(&value["response"]["error"])),

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use rand::Rng;
+use tracing::Instrument;
 
 use super::{ModelClient, ModelError, ModelRequest, ResponseEvent};
 use crate::error::{Error, Result};
@@ -71,6 +72,8 @@ pub enum Progress {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct CompletedResponse {
     pub response_id: String,
+    /// The model that answered, when the server said.
+    pub model: Option<String>,
     pub items: Vec<ResponseItem>,
     pub usage: Usage,
 }
@@ -78,10 +81,61 @@ pub struct CompletedResponse {
 /// Run `request` against `client` until a response completes or the retry
 /// budgets run out. Output items are only returned once the response has
 /// completed, so a retried stream never yields half a response.
+///
+/// Traced as a `model_request` span with the OpenTelemetry GenAI attributes
+/// (`gen_ai.*`: operation, provider, models, response id, token counts).
 pub async fn run_request(
     client: &dyn ModelClient,
     request: &ModelRequest,
     on_progress: &mut (dyn FnMut(Progress) + Send),
+) -> Result<CompletedResponse> {
+    use tracing::field::Empty;
+    let span = tracing::info_span!(
+        "model_request",
+        "otel.name" = %format_args!("chat {}", request.model),
+        "otel.kind" = "client",
+        "otel.status_code" = Empty,
+        "gen_ai.operation.name" = "chat",
+        "gen_ai.provider.name" = client.provider_name(),
+        "gen_ai.system" = client.provider_name(),
+        "gen_ai.request.model" = %request.model,
+        "gen_ai.response.model" = Empty,
+        "gen_ai.response.id" = Empty,
+        "gen_ai.usage.input_tokens" = Empty,
+        "gen_ai.usage.output_tokens" = Empty,
+        "codeloop.retries" = Empty,
+        "error.type" = Empty,
+    );
+    let mut retries = 0u32;
+    let result = retrying(client, request, on_progress, &mut retries)
+        .instrument(span.clone())
+        .await;
+    if !span.is_disabled() {
+        span.record("codeloop.retries", retries);
+        match &result {
+            Ok(done) => {
+                span.record("gen_ai.response.id", done.response_id.as_str());
+                span.record(
+                    "gen_ai.response.model",
+                    done.model.as_deref().unwrap_or(&request.model),
+                );
+                span.record("gen_ai.usage.input_tokens", done.usage.input_tokens);
+                span.record("gen_ai.usage.output_tokens", done.usage.output_tokens);
+            }
+            Err(e) => {
+                span.record("otel.status_code", "ERROR");
+                span.record("error.type", tracing::field::debug(e.code()));
+            }
+        }
+    }
+    result
+}
+
+async fn retrying(
+    client: &dyn ModelClient,
+    request: &ModelRequest,
+    on_progress: &mut (dyn FnMut(Progress) + Send),
+    retries: &mut u32,
 ) -> Result<CompletedResponse> {
     let policy = client.retry_policy();
     let mut request_retries = 0u32;
@@ -122,6 +176,7 @@ pub async fn run_request(
                 "{message} (gave up after {attempts} attempts)"
             )));
         }
+        *retries += 1;
         let delay = policy.backoff(attempt_no, retry_after);
         tracing::warn!(attempt = attempt_no, max, ?delay, %message, "retrying model request");
         on_progress(Progress::Retrying {
@@ -205,9 +260,14 @@ async fn attempt(
                 | ResponseEvent::ReasoningContentDelta { delta } => {
                     on_progress(Progress::ReasoningDelta(delta))
                 }
-                ResponseEvent::Completed { response_id, usage } => {
+                ResponseEvent::Completed {
+                    response_id,
+                    usage,
+                    model,
+                } => {
                     return Ok(CompletedResponse {
                         response_id,
+                        model,
                         items,
                         usage: usage.unwrap_or_default(),
                     })

@@ -38,7 +38,7 @@ pub struct EventTooLarge {
 impl fmt::Display for EventTooLarge {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         const MIB: usize = 1 << 20;
-        if self.limit >= MIB && self.limit % MIB == 0 {
+        if self.limit >= MIB && self.limit.is_multiple_of(MIB) {
             write!(
                 f,
                 "an SSE event exceeded the limit of {} MiB without ending",

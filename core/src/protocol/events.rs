@@ -38,6 +38,31 @@ pub enum ThreadEvent {
     /// A non-fatal error (a retry, a warning).
     #[serde(rename = "error")]
     Error { message: String },
+    /// The history was replaced by a summary and the recent user messages
+    /// (codeloop addition; Codex's `exec --json` has no such event).
+    #[serde(rename = "thread.compacted")]
+    ThreadCompacted(Compaction),
+}
+
+/// What a compaction did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Compaction {
+    /// `auto` (the context reached `auto_compact_token_limit`) or `manual`
+    /// (`Thread::compact`).
+    pub trigger: CompactionTrigger,
+    /// The context size before, in tokens: the last model request's input +
+    /// output as the model reported them (0 when no request was made yet).
+    pub tokens_before: u64,
+    /// History items before and after.
+    pub items_before: usize,
+    pub items_after: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CompactionTrigger {
+    Auto,
+    Manual,
 }
 
 /// Which item a delta belongs to.
@@ -108,6 +133,10 @@ pub enum ErrorCode {
     Host,
     /// A turn is already running on this thread.
     Busy,
+    /// The final answer did not match the output schema (or was not JSON).
+    OutputInvalid,
+    /// `steer` was called while no turn runs on the thread.
+    NoActiveTurn,
     /// Local I/O failed.
     Io,
     /// A bug in codeloop.

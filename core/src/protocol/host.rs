@@ -126,6 +126,13 @@ pub struct HookOutcome {
     pub updated_input: Option<Value>,
     /// Added to the conversation as context for the model.
     pub additional_context: Option<String>,
+    /// End the turn after this hook (Claude Code's `continue: false`): the
+    /// rest of the hooks do not run; a tool's output is still recorded.
+    pub stop: bool,
+    /// Why the turn was stopped (`stopReason`), shown as an `error` event.
+    pub stop_reason: Option<String>,
+    /// Shown to the user as an `error` event (`systemMessage`).
+    pub system_message: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -135,4 +142,39 @@ pub enum HookDecision {
     Continue,
     Allow,
     Deny,
+    /// PreToolUse: ask the host's approval callback before the tool runs.
+    Ask,
+}
+
+/// Hooks by event name (`PreToolUse`, `PostToolUse`, `UserPromptSubmit`,
+/// `Stop`, `SessionStart`), as in Claude Code's `settings.json` and Codex's
+/// `hooks.json`: `{"PreToolUse": [{"matcher": "Bash", "hooks": [{"type":
+/// "command", "command": "...", "timeout": 30}]}]}`.
+pub type HooksConfig = std::collections::BTreeMap<String, Vec<HookMatcherGroup>>;
+
+/// The handlers of one event whose matcher matches.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct HookMatcherGroup {
+    /// PreToolUse / PostToolUse: a regular expression matched against the
+    /// whole tool name (`Bash`, `apply_patch`, `mcp__s__t`); SessionStart:
+    /// against the source (`startup`, `resume`). Empty or `*`: everything.
+    pub matcher: String,
+    pub hooks: Vec<HookHandlerSpec>,
+}
+
+/// One hook handler.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum HookHandlerSpec {
+    /// A shell command (`bash -c`), given the event as JSON on stdin.
+    Command {
+        command: String,
+        /// Seconds before the command is killed. Default 60.
+        #[serde(default)]
+        timeout: Option<u64>,
+    },
+    /// A callback of the embedding program, asked through the `Host` with
+    /// this id in the request (`callback_id`).
+    Callback { id: String },
 }

@@ -43,12 +43,14 @@ pub struct AgentOptions {
     pub record: Option<PathBuf>,
     /// Working directory of the agent. Default: the process's.
     pub cwd: Option<PathBuf>,
-    pub sandbox: SandboxMode,
+    /// Sandbox of tool commands. Default: config, else `read-only`.
+    pub sandbox: Option<SandboxMode>,
     /// Extra writable roots in `workspace-write` mode.
     pub writable_roots: Vec<PathBuf>,
     /// Whether commands may use the network in the confined modes.
     pub network_access: bool,
-    pub approval_policy: ApprovalPolicy,
+    /// When the host is asked before an action. Default: config, else `never`.
+    pub approval_policy: Option<ApprovalPolicy>,
     /// Replaces the built-in base instructions.
     pub instructions: Option<String>,
     /// Added to the base instructions as a developer message.
@@ -69,6 +71,33 @@ pub struct AgentOptions {
     pub reasoning_summary: Option<ReasoningSummaryMode>,
     /// The most model requests one run may make. Default: unlimited.
     pub max_turns: Option<u32>,
+    /// How often a final answer that does not match `output_schema` is sent
+    /// back to the model (with the validation errors) before the run fails
+    /// with `output_invalid`. Default 0.
+    pub output_schema_retries: Option<u32>,
+    /// Budget of one run (each `run` call): input + output tokens of its
+    /// model requests (compaction requests included). Default: unlimited.
+    pub max_tokens: Option<u64>,
+    /// Budget of one run in USD, from the model's price (`model_prices`, else
+    /// the built-in table). A model without a price is a configuration error.
+    /// Default: unlimited.
+    pub max_cost_usd: Option<f64>,
+    /// Wall-time budget of one run in milliseconds; also stops a running
+    /// command or tool call. Default: unlimited.
+    pub timeout_ms: Option<u64>,
+    /// Prices per model name (USD per 1M tokens), over the built-in table.
+    pub model_prices: BTreeMap<String, ModelPrice>,
+    /// The model's context window in tokens. Default: the built-in table
+    /// (unknown models: no automatic compaction).
+    pub model_context_window: Option<u64>,
+    /// Compact the history once the context reaches this many tokens.
+    /// Default: 90% of `model_context_window`.
+    pub auto_compact_token_limit: Option<u64>,
+    /// Compact automatically: at `auto_compact_token_limit`, and once when
+    /// the model reports the context window exceeded (then the request is
+    /// made again). Default: true; false: a full context fails the run
+    /// with `context_window_exceeded` (`Thread::compact` still works).
+    pub auto_compact: Option<bool>,
     /// Default timeout for one shell command. Default 600000 (10 minutes).
     pub command_timeout_ms: Option<u64>,
     /// Directory for rollout files. Default `~/.codeloop/sessions`.
@@ -78,6 +107,68 @@ pub struct AgentOptions {
     /// The environment of tool subprocesses (Codex's `shell_environment_policy`).
     /// The default removes variables that look like credentials.
     pub shell_environment_policy: EnvPolicy,
+    /// MCP servers by name (`[mcp_servers.NAME]` in config.toml; an entry
+    /// here replaces the config file's of the same name). Their tools are
+    /// offered as `mcp__<server>__<tool>`.
+    pub mcp_servers: BTreeMap<String, crate::mcp::McpServerConfig>,
+    /// Config values set as `codex exec -c key=value` does (the Codex SDK's
+    /// `config` option): dotted key → value, applied over the config files
+    /// and under the explicit options above.
+    pub config_overrides: BTreeMap<String, Value>,
+    /// Read `config.toml` files (the user's `$CODELOOP_HOME/config.toml` and,
+    /// for a trusted project, `.codeloop/config.toml` from the project root
+    /// down to `cwd`) and hooks files. Default: true; false = only these options.
+    pub load_config_files: Option<bool>,
+    /// The codeloop home (config, global AGENTS.md, skills, hooks.json).
+    /// Default: `$CODELOOP_HOME`, else `~/.codeloop`. Giving it also skips
+    /// `~/.agents/skills`, so an embedding (or a test) sees no machine files.
+    pub codeloop_home: Option<PathBuf>,
+    /// Trust the project: its `.codeloop/config.toml` and `.codeloop/hooks.json`
+    /// load. Default: trusted only when the user config says so
+    /// (`[projects."<path>"] trust_level = "trusted"`); false: never.
+    pub trust_project: Option<bool>,
+    /// Send AGENTS.md files (global and project) to the model. Default: true.
+    pub project_docs: Option<bool>,
+    /// Byte limit of the project's AGENTS.md files together. Default 32768.
+    pub project_doc_max_bytes: Option<usize>,
+    /// More instruction files, sent after the project's AGENTS.md files.
+    pub instruction_files: Vec<PathBuf>,
+    /// List skills (`SKILL.md` files) to the model. Default: true.
+    pub skills: Option<bool>,
+    /// More directories to look for skills in (each holds `<name>/SKILL.md`).
+    pub skill_roots: Vec<PathBuf>,
+    /// Hooks in the shape Claude Code and Codex share: event name
+    /// (`PreToolUse`, `PostToolUse`, `UserPromptSubmit`, `Stop`,
+    /// `SessionStart`) → matcher groups. Run after the config files' hooks.
+    pub hooks: super::host::HooksConfig,
+}
+
+/// A model's price in USD per 1M tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModelPrice {
+    /// Uncached input tokens.
+    pub input: f64,
+    /// Cached input tokens. Default: the `input` price.
+    #[serde(default)]
+    pub cached_input: Option<f64>,
+    /// Output tokens (reasoning tokens included).
+    pub output: f64,
+}
+
+/// Options of one run (`Thread::run_with`), over the agent's: unset fields
+/// take the agent's value.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct RunOptions {
+    /// JSON Schema of this run's final answer (the Codex SDK's per-turn
+    /// `outputSchema`).
+    pub output_schema: Option<Value>,
+    pub output_schema_retries: Option<u32>,
+    pub max_turns: Option<u32>,
+    pub max_tokens: Option<u64>,
+    pub max_cost_usd: Option<f64>,
+    pub timeout_ms: Option<u64>,
 }
 
 /// Which variables of this process a tool subprocess starts from.

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     AgentOptions, ApprovalDecision, ApprovalRequest, HookEvent, HookOutcome, HostToolCall,
-    HostToolResult, ThreadEvent, ThreadItem,
+    HostToolResult, RunOptions, ThreadEvent, ThreadItem,
 };
 
 /// The root of the exported schema: one property per public type, so a single
@@ -14,6 +14,7 @@ use super::{
 #[schemars(title = "codeloop protocol")]
 pub struct Protocol {
     pub options: AgentOptions,
+    pub run_options: RunOptions,
     pub event: ThreadEvent,
     pub item: ThreadItem,
     pub host_tool_call: HostToolCall,

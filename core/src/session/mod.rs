@@ -3,9 +3,24 @@
 //!
 //! Layout follows the Codex CLI: `<root>/YYYY/MM/DD/rollout-<timestamp>-<thread id>.jsonl`,
 //! records `{timestamp, type, payload}`. Each record is one `write` of a whole
-//! line to a file opened for appending, so concurrent writers never interleave
-//! within a line, and a process killed mid-write leaves at most one partial
-//! last line, which loading skips.
+//! line to a file opened for appending, straight to the kernel (no buffer in
+//! this process), so concurrent writers never interleave within a line, and a
+//! process killed mid-write leaves at most one partial last line, which
+//! loading skips and reopening cuts. The end of each turn is also synced to
+//! disk, so a machine that crashes loses at most the turn it was in.
+//!
+//! Many processes share one session directory with no directory lock: each thread
+//! has its own file (named by its UUID v7 id, created with `create_new`), and
+//! the most recent session is the file written last (its mtime).
+//!
+//! One thread, though, runs one turn at a time across processes too: a turn
+//! holds an advisory `flock` on its rollout file from its `turn_started`
+//! record to its end (the kernel drops it when a process dies, so a killed
+//! process never leaves it behind). A second process (or a second object
+//! resumed in the same process) that starts a turn meanwhile gets
+//! [`Error::Busy`]; one whose history went stale because another wrote turns
+//! since it loaded the file gets an error telling it to resume again,
+//! instead of writing a history that forks inside one file.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
@@ -32,7 +47,30 @@ pub struct RolloutLine {
 pub enum RolloutRecord {
     SessionMeta(SessionMeta),
     ResponseItem(ResponseItem),
-    TurnCompleted { usage: Usage },
+    /// A turn began: the items after it belong to turn `turn` (1-based).
+    /// Forks count turns by these.
+    TurnStarted {
+        turn: u64,
+    },
+    TurnCompleted {
+        usage: Usage,
+    },
+    /// The history was compacted (as Codex's `compacted` record): from here
+    /// on it is `replacement_history`. `message` is the model's summary.
+    Compacted {
+        message: String,
+        replacement_history: Vec<ResponseItem>,
+    },
+}
+
+/// Where a forked thread came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForkedFrom {
+    /// The source thread's id.
+    pub id: String,
+    /// The last turn of the source that the fork holds; `None` for all of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turn: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,6 +84,9 @@ pub struct SessionMeta {
     pub cli_version: String,
     #[serde(default)]
     pub extra: Value,
+    /// Set when this thread was forked from another one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forked_from: Option<ForkedFrom>,
 }
 
 /// What a rollout file holds, for resuming.
@@ -55,6 +96,38 @@ pub struct LoadedSession {
     pub history: Vec<ResponseItem>,
     pub usage: Usage,
     pub path: PathBuf,
+    /// The number of turns the thread has begun.
+    pub turns: u64,
+    /// Every record after the meta, in order, for forks.
+    pub records: Vec<RolloutRecord>,
+}
+
+impl LoadedSession {
+    /// The records of the thread up to the end of turn `turn` (all of them
+    /// when `None`), without the session meta.
+    pub fn records_through(&self, turn: Option<u64>) -> Result<&[RolloutRecord]> {
+        let Some(turn) = turn else {
+            return Ok(&self.records);
+        };
+        if turn == 0 || turn > self.turns {
+            return Err(Error::Config(format!(
+                "thread {} has {} turn(s); cannot fork at turn {turn} (turns count from 1)",
+                self.meta.id, self.turns
+            )));
+        }
+        let mut seen = 0;
+        let end = self
+            .records
+            .iter()
+            .position(|r| {
+                if let RolloutRecord::TurnStarted { .. } = r {
+                    seen += 1;
+                }
+                seen > turn
+            })
+            .unwrap_or(self.records.len());
+        Ok(&self.records[..end])
+    }
 }
 
 /// The directory rollouts live in.
@@ -79,6 +152,12 @@ impl SessionStore {
 
     /// Start the rollout file of a new thread.
     pub fn create(&self, meta: SessionMeta) -> Result<Rollout> {
+        self.create_with(meta, &[])
+    }
+
+    /// Start the rollout file of a new thread that begins with `records`
+    /// (a fork), written before the file is handed out.
+    pub fn create_with(&self, meta: SessionMeta, records: &[RolloutRecord]) -> Result<Rollout> {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
@@ -90,8 +169,24 @@ impl SessionStore {
             "rollout-{y:04}-{m:02}-{d:02}T{hh:02}-{mm:02}-{ss:02}-{}.jsonl",
             meta.id
         ));
-        let rollout = Rollout::open(path)?;
-        rollout.append(RolloutRecord::SessionMeta(meta))?;
+        let file = OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| Error::io(format!("creating session file {}", path.display()), e))?;
+        let rollout = Rollout {
+            path,
+            writer: Mutex::new(Writer {
+                file,
+                len: 0,
+                locked: false,
+            }),
+        };
+        let mut text = line_of(RolloutRecord::SessionMeta(meta))?;
+        for record in records {
+            text.push_str(&line_of(record.clone())?);
+        }
+        rollout.write(&text, !records.is_empty())?;
         Ok(rollout)
     }
 
@@ -158,8 +253,7 @@ impl SessionStore {
             .collect::<std::io::Result<_>>()
             .map_err(|e| Error::io(format!("reading session {}", path.display()), e))?;
         let mut meta = None;
-        let mut history = Vec::new();
-        let mut usage = Usage::default();
+        let mut records = Vec::new();
         let last = lines.len().saturating_sub(1);
         for (i, line) in lines.iter().enumerate() {
             if line.trim().is_empty() {
@@ -178,8 +272,7 @@ impl SessionStore {
             };
             match parsed.record {
                 RolloutRecord::SessionMeta(m) => meta = meta.or(Some(m)),
-                RolloutRecord::ResponseItem(item) => history.push(item),
-                RolloutRecord::TurnCompleted { usage: u } => usage = u,
+                record => records.push(record),
             }
         }
         let meta = meta.ok_or_else(|| {
@@ -188,34 +281,93 @@ impl SessionStore {
                 path.display()
             ))
         })?;
+        let Replayed {
+            history,
+            usage,
+            turns,
+        } = replay(&records);
         Ok(LoadedSession {
             meta,
             history,
             usage,
             path: path.to_path_buf(),
+            turns,
+            records,
         })
     }
+}
+
+/// The state of a thread after a run of its records.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Replayed {
+    pub history: Vec<ResponseItem>,
+    /// Cumulative usage as of the last finished turn.
+    pub usage: Usage,
+    /// Turns begun.
+    pub turns: u64,
+}
+
+/// Rebuild a thread's state from its records (resume and fork both use this).
+pub fn replay(records: &[RolloutRecord]) -> Replayed {
+    let mut out = Replayed::default();
+    for record in records {
+        match record {
+            RolloutRecord::SessionMeta(_) => {}
+            RolloutRecord::ResponseItem(item) => out.history.push(item.clone()),
+            RolloutRecord::TurnStarted { .. } => out.turns += 1,
+            RolloutRecord::TurnCompleted { usage } => out.usage = *usage,
+            RolloutRecord::Compacted {
+                replacement_history,
+                ..
+            } => out.history = replacement_history.clone(),
+        }
+    }
+    out
 }
 
 /// An open rollout file, appended to as the thread goes.
 #[derive(Debug)]
 pub struct Rollout {
     path: PathBuf,
-    file: Mutex<File>,
+    writer: Mutex<Writer>,
+}
+
+#[derive(Debug)]
+struct Writer {
+    file: File,
+    /// The file's length as of this object's last read or write: another
+    /// length at the start of a turn means another writer continued it.
+    len: u64,
+    /// Whether this object holds the turn lock.
+    locked: bool,
 }
 
 impl Rollout {
+    /// Open an existing rollout file to continue it.
     pub fn open(path: PathBuf) -> Result<Rollout> {
         let file = OpenOptions::new()
-            .create(true)
             .append(true)
             .open(&path)
             .map_err(|e| Error::io(format!("opening session file {}", path.display()), e))?;
-        drop_torn_tail(&path)
-            .map_err(|e| Error::io(format!("repairing session file {}", path.display()), e))?;
+        // A torn tail is cut only while no turn of another process runs:
+        // a live writer's last line may simply not be finished yet.
+        if flock(&file, libc::LOCK_EX | libc::LOCK_NB).is_ok() {
+            let repaired = drop_torn_tail(&path);
+            let _ = flock(&file, libc::LOCK_UN);
+            repaired
+                .map_err(|e| Error::io(format!("repairing session file {}", path.display()), e))?;
+        }
+        let len = file
+            .metadata()
+            .map_err(|e| Error::io(format!("reading session file {}", path.display()), e))?
+            .len();
         Ok(Rollout {
             path,
-            file: Mutex::new(file),
+            writer: Mutex::new(Writer {
+                file,
+                len,
+                locked: false,
+            }),
         })
     }
 
@@ -223,22 +375,105 @@ impl Rollout {
         &self.path
     }
 
+    /// Append one record. `turn_started` takes the thread's turn lock
+    /// first (see the module docs); `turn_completed` is synced to disk and
+    /// releases it.
     pub fn append(&self, record: RolloutRecord) -> Result<()> {
-        let line = RolloutLine {
-            timestamp: timestamp_now(),
-            record,
-        };
-        let mut text = serde_json::to_string(&line)
-            .map_err(|e| Error::Internal(format!("serializing a rollout record: {e}")))?;
-        text.push('\n');
-        let mut file = self
-            .file
-            .lock()
-            .map_err(|_| Error::Internal("rollout lock poisoned".into()))?;
-        file.write_all(text.as_bytes())
-            .and_then(|_| file.flush())
-            .map_err(|e| Error::io(format!("writing session file {}", self.path.display()), e))
+        let text = line_of(record.clone())?;
+        let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        if let RolloutRecord::TurnStarted { .. } = record {
+            self.begin_turn(&mut w)?;
+        }
+        let sync = matches!(record, RolloutRecord::TurnCompleted { .. });
+        self.write_locked(&mut w, &text, sync)?;
+        if sync {
+            Self::release(&mut w);
+        }
+        Ok(())
     }
+
+    /// Release the turn lock of a turn that ended without `turn_completed`
+    /// (failed or interrupted).
+    pub fn end_turn(&self) {
+        Self::release(&mut self.writer.lock().unwrap_or_else(|p| p.into_inner()));
+    }
+
+    fn begin_turn(&self, w: &mut Writer) -> Result<()> {
+        if !w.locked {
+            match flock(&w.file, libc::LOCK_EX | libc::LOCK_NB) {
+                Ok(()) => w.locked = true,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Err(Error::Busy),
+                // A file system without locks: run unlocked, as before.
+                Err(e) => {
+                    tracing::warn!(path = %self.path.display(), error = %e, "cannot lock the session file")
+                }
+            }
+        }
+        let len = w
+            .file
+            .metadata()
+            .map_err(|e| Error::io(format!("reading session file {}", self.path.display()), e))?
+            .len();
+        if len != w.len {
+            Self::release(w);
+            return Err(Error::Config(format!(
+                "session {} was continued by another process after this thread was loaded; \
+                 resume it again to continue from its latest history",
+                self.path.display()
+            )));
+        }
+        Ok(())
+    }
+
+    fn release(w: &mut Writer) {
+        if w.locked {
+            let _ = flock(&w.file, libc::LOCK_UN);
+            w.locked = false;
+        }
+    }
+
+    /// One `write` of whole lines (O_APPEND: never interleaved with another
+    /// writer's lines), then optionally `fdatasync`.
+    fn write(&self, text: &str, sync: bool) -> Result<()> {
+        let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        self.write_locked(&mut w, text, sync)
+    }
+
+    fn write_locked(&self, w: &mut Writer, text: &str, sync: bool) -> Result<()> {
+        w.file
+            .write_all(text.as_bytes())
+            .and_then(|_| if sync { w.file.sync_data() } else { Ok(()) })
+            .map_err(|e| Error::io(format!("writing session file {}", self.path.display()), e))?;
+        w.len += text.len() as u64;
+        Ok(())
+    }
+}
+
+/// `flock(2)` on `file`.
+fn flock(file: &File, op: libc::c_int) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    loop {
+        // SAFETY: a plain syscall on a descriptor `file` keeps open.
+        if unsafe { libc::flock(file.as_raw_fd(), op) } == 0 {
+            return Ok(());
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// A record as one line of JSON, newline included.
+fn line_of(record: RolloutRecord) -> Result<String> {
+    let line = RolloutLine {
+        timestamp: timestamp_now(),
+        record,
+    };
+    let mut text = serde_json::to_string(&line)
+        .map_err(|e| Error::Internal(format!("serializing a rollout record: {e}")))?;
+    text.push('\n');
+    Ok(text)
 }
 
 /// Cut a partial last line (a writer killed mid-record) so the next record
@@ -330,6 +565,7 @@ mod tests {
             originator: String::new(),
             cli_version: String::new(),
             extra: Value::Null,
+            forked_from: None,
         })?;
         rollout.append(RolloutRecord::ResponseItem(ResponseItem::user_text("hi")))?;
         let path = store.find("t1")?;

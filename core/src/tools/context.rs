@@ -98,16 +98,19 @@ pub struct ToolContext {
     /// The turn's `todo_list` item, once `update_plan` made one; the turn
     /// completes it when it ends.
     pub plan_item: Arc<std::sync::Mutex<Option<ThreadItem>>>,
+    /// The agent's hook chains (command hooks and host callbacks).
+    pub hooks: crate::config::hooks::HookSet,
 }
 
 impl ToolContext {
-    /// Ask the host about a hook, giving up when the turn is interrupted (a
-    /// slow hook must not make `interrupt` wait).
+    /// Run the hook chain of `event` (command hooks, callbacks, then the
+    /// host's hook), giving up when the turn is interrupted (a slow hook must
+    /// not make `interrupt` wait).
     pub async fn hook(&self, event: HookEvent) -> Result<HookOutcome> {
         tokio::select! {
             biased;
             _ = self.cancel.cancelled() => Err(Error::Interrupted),
-            outcome = self.host.hook(event) => outcome,
+            outcome = crate::config::hooks::run_chain(self, event) => outcome,
         }
     }
 

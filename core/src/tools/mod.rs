@@ -8,6 +8,7 @@ pub mod exec;
 pub mod files;
 pub mod host_tool;
 pub mod image;
+pub mod mcp;
 pub mod plan;
 pub mod shell;
 pub mod view_image;
@@ -197,7 +198,7 @@ impl ToolRouter {
         if shell_enabled {
             specs.push(shell::spec(
                 options.shell_tool,
-                options.approval_policy != ApprovalPolicy::Never,
+                options.approval_policy.unwrap_or_default() != ApprovalPolicy::Never,
             ));
         }
         if allowed("apply_patch") {
@@ -263,8 +264,20 @@ impl ToolRouter {
     /// Run one call: hooks around it, then the tool. Never fails the turn for
     /// the tool's own errors (those go back to the model); only a failing host
     /// callback is an `Err`.
-    pub async fn dispatch(&self, ctx: &ToolContext, mut call: ToolCall) -> Result<ToolOutput> {
-        if !self.offers(&call.name) {
+    pub async fn dispatch(&self, ctx: &ToolContext, call: ToolCall) -> Result<ToolOutput> {
+        self.dispatch_with_mcp(ctx, call, None).await
+    }
+
+    /// [`ToolRouter::dispatch`], with the agent's started MCP servers: their
+    /// tools go through the same hooks.
+    pub async fn dispatch_with_mcp(
+        &self,
+        ctx: &ToolContext,
+        mut call: ToolCall,
+        mcp: Option<&crate::mcp::McpTools>,
+    ) -> Result<ToolOutput> {
+        let mcp_tool = mcp.and_then(|m| Some((m, m.get(&call.name)?.clone())));
+        if mcp_tool.is_none() && !self.offers(&call.name) {
             return Ok(ToolOutput::error(format!(
                 "unknown tool `{}`; the available tools are: {}",
                 call.name,
@@ -281,17 +294,58 @@ impl ToolRouter {
                 session_id: ctx.thread_id.clone(),
                 cwd: ctx.cwd.display().to_string(),
                 tool_name: hook_name.clone(),
-                tool_input: call.input_value(),
+                tool_input: hook_tool_input(&call),
             })
             .await?;
+        if outcome.stop {
+            request_stop(ctx, &outcome);
+        }
         if outcome.decision == HookDecision::Deny {
             return Ok(ToolOutput::error(format!(
                 "the PreToolUse hook blocked this call: {}",
                 outcome.reason.as_deref().unwrap_or("no reason given")
             )));
         }
+        if outcome.stop {
+            return Ok(ToolOutput::error(
+                "not run: a PreToolUse hook ended the turn",
+            ));
+        }
+        if outcome.decision == HookDecision::Ask {
+            let action = ApprovalAction::Tool {
+                tool: hook_name.clone(),
+                arguments: outcome
+                    .updated_input
+                    .clone()
+                    .unwrap_or_else(|| call.input_value()),
+            };
+            let reason = outcome
+                .reason
+                .clone()
+                .unwrap_or_else(|| "a PreToolUse hook asks for approval".into());
+            let approval = ask_approval(ctx, &call.call_id, &ctx.cwd, action, reason).await?;
+            if approval != Approval::Run {
+                return Ok(ToolOutput::error(
+                    approval.declined_text("run this tool call"),
+                ));
+            }
+        }
         if let Some(updated) = outcome.updated_input {
+            let patch = (call.name == "apply_patch")
+                .then(|| {
+                    updated
+                        .get("command")
+                        .and_then(Value::as_str)
+                        .map(String::from)
+                })
+                .flatten();
             call.payload = match (&call.payload, updated) {
+                (ToolPayload::Custom { .. }, _) if patch.is_some() => ToolPayload::Custom {
+                    input: patch.unwrap_or_default(),
+                },
+                (ToolPayload::Function { .. }, _) if patch.is_some() => ToolPayload::Function {
+                    arguments: serde_json::json!({ "input": patch }).to_string(),
+                },
                 (ToolPayload::Custom { .. }, Value::String(s)) => ToolPayload::Custom { input: s },
                 (ToolPayload::Custom { .. }, other) => ToolPayload::Custom {
                     input: other.to_string(),
@@ -301,9 +355,11 @@ impl ToolRouter {
                 },
             };
         }
-        let input = call.input_value();
+        let input = hook_tool_input(&call);
         let name = call.name.as_str();
-        let mut output = if SHELL_ALIASES.contains(&name) {
+        let mut output = if let Some((tools, tool)) = &mcp_tool {
+            mcp::handle(ctx, tools, tool, &call).await?
+        } else if SHELL_ALIASES.contains(&name) {
             // A patch sent through the shell is still an apply_patch call:
             // it runs only where apply_patch itself is allowed.
             shell::handle(ctx, &call, self.offers("apply_patch")).await?
@@ -337,11 +393,26 @@ impl ToolRouter {
                 post.reason.as_deref().unwrap_or("the result was flagged")
             ));
         }
-        if let Some(context) = post.additional_context {
+        if let Some(context) = &post.additional_context {
             output.content.push_str(&format!("\n\n{context}"));
+        }
+        if post.stop {
+            request_stop(ctx, &post);
         }
         Ok(output)
     }
+}
+
+/// Ask the turn to end once this response's outputs are recorded.
+fn request_stop(ctx: &ToolContext, outcome: &crate::protocol::HookOutcome) {
+    let reason = outcome
+        .stop_reason
+        .clone()
+        .unwrap_or_else(|| "a hook ended the turn".into());
+    *ctx.hooks
+        .stop_request
+        .lock()
+        .unwrap_or_else(|p| p.into_inner()) = Some(reason);
 }
 
 /// What the user decided about an action of the model.
@@ -468,8 +539,28 @@ pub(crate) async fn as_tool_call_item(
     output
 }
 
+/// The input hooks see: the model's arguments, except for `apply_patch`,
+/// whose patch is `{"command": patch}` in either form, as Codex sends it (an
+/// `updatedInput` of that shape replaces the patch).
+pub fn hook_tool_input(call: &ToolCall) -> Value {
+    if call.name != "apply_patch" {
+        return call.input_value();
+    }
+    let patch = match &call.payload {
+        ToolPayload::Custom { input } => input.clone(),
+        ToolPayload::Function { arguments } => call
+            .input_value()
+            .get("input")
+            .and_then(Value::as_str)
+            .map(String::from)
+            .unwrap_or_else(|| arguments.clone()),
+    };
+    serde_json::json!({ "command": patch })
+}
+
 /// The tool name hooks see: the shell family is `Bash`, as in Claude Code and
-/// Codex hook matchers; other tools keep their names.
+/// Codex hook matchers; other tools keep their names (`apply_patch` is also
+/// matched by `Write` and `Edit` matchers, as in Codex).
 pub fn hook_tool_name(name: &str) -> &str {
     if SHELL_ALIASES.contains(&name) {
         "Bash"

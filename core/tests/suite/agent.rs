@@ -31,11 +31,12 @@ impl Harness {
 
     fn options(&self) -> AgentOptions {
         AgentOptions {
+            codeloop_home: Some(super::support::no_home()),
             model: Some("test-model".into()),
             base_url: Some(self.server.base_url()),
             api_key: Some("test-key".into()),
             cwd: Some(self.dir.path().to_path_buf()),
-            sandbox: SandboxMode::DangerFullAccess,
+            sandbox: Some(SandboxMode::DangerFullAccess),
             ephemeral: true,
             request_max_retries: Some(2),
             stream_max_retries: Some(2),
@@ -223,7 +224,8 @@ async fn sandbox_failures_go_back_to_the_model_and_the_turn_goes_on() {
     ));
     h.server.push(responses::text_turn("resp_2", "ok"));
     let agent = Agent::new(AgentOptions {
-        sandbox: SandboxMode::WorkspaceWrite,
+        codeloop_home: Some(super::support::no_home()),
+        sandbox: Some(SandboxMode::WorkspaceWrite),
         ..h.options()
     })
     .unwrap();
@@ -320,6 +322,7 @@ async fn max_turns_stops_the_run_with_a_budget_error() {
     h.server
         .push(call("c2", "shell_command", json!({"command": "true"})));
     let agent = Agent::new(AgentOptions {
+        codeloop_home: Some(super::support::no_home()),
         max_turns: Some(2),
         ..h.options()
     })
@@ -500,6 +503,7 @@ async fn host_tools_and_hooks_go_through_the_host() {
     let host = Arc::new(RecordingHost::default());
     let agent = Agent::with_host(
         AgentOptions {
+            codeloop_home: Some(super::support::no_home()),
             host_tools: vec![HostToolSpec {
                 name: "lookup_ticket".into(),
                 description: "Look up a ticket".into(),
@@ -549,6 +553,7 @@ async fn resume_continues_from_the_rollout_file() {
     let h = Harness::new().await;
     let sessions = tempfile::tempdir().unwrap();
     let options = AgentOptions {
+        codeloop_home: Some(super::support::no_home()),
         ephemeral: false,
         session_dir: Some(sessions.path().to_path_buf()),
         ..h.options()
@@ -678,6 +683,7 @@ async fn chat_provider_runs_a_tool_loop() {
     )]));
     h.server.push(chat::text_turn("chat done"));
     let agent = Agent::new(AgentOptions {
+        codeloop_home: Some(super::support::no_home()),
         wire_api: Some(WireApi::Chat),
         ..h.options()
     })
@@ -812,6 +818,7 @@ async fn host_tools_cannot_take_built_in_names() {
     let h = Harness::new().await;
     for name in ["shell", "local_shell", "read_file", "apply_patch"] {
         let err = Agent::new(AgentOptions {
+            codeloop_home: Some(super::support::no_home()),
             host_tools: vec![HostToolSpec {
                 name: name.into(),
                 description: String::new(),
@@ -837,6 +844,7 @@ async fn commands_get_the_agents_environment_policy() {
     let mut policy = codeloop_core::protocol::EnvPolicy::default();
     policy.set.insert("CODELOOP_FLAG".into(), "on".into());
     let agent = Agent::new(AgentOptions {
+        codeloop_home: Some(super::support::no_home()),
         shell_environment_policy: policy,
         ..h.options()
     })
@@ -846,6 +854,7 @@ async fn commands_get_the_agents_environment_policy() {
     let mut bad = codeloop_core::protocol::EnvPolicy::default();
     bad.exclude.push("[".into());
     assert!(Agent::new(AgentOptions {
+        codeloop_home: Some(super::support::no_home()),
         shell_environment_policy: bad,
         ..h.options()
     })

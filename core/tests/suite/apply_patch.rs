@@ -706,6 +706,7 @@ fn context(
         cancel: CancellationToken::new(),
         events: EventSink::new(tx, Arc::new(AtomicU64::new(0))),
         plan_item: Arc::new(Mutex::new(None)),
+        hooks: Default::default(),
     };
     (ctx, rx)
 }

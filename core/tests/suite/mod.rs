@@ -1,6 +1,10 @@
 mod agent;
 mod apply_patch;
+mod mcp;
+mod project_files;
 mod providers;
 mod sandbox;
+mod sessions;
 mod support;
 mod tools;
+mod turn_features;

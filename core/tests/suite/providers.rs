@@ -25,6 +25,7 @@ use serde_json::json;
 
 fn options(server: &MockServer, wire: WireApi) -> AgentOptions {
     AgentOptions {
+        codeloop_home: Some(super::support::no_home()),
         provider: Some("mock".into()),
         base_url: Some(server.base_url()),
         wire_api: Some(wire),
@@ -753,6 +754,7 @@ async fn missing_key_fails_before_sending() {
     let server = MockServer::start().await.unwrap();
     server.push(responses::text_turn("r", "unreachable"));
     let opts = AgentOptions {
+        codeloop_home: Some(super::support::no_home()),
         provider: Some("openai".into()),
         base_url: Some(server.base_url()),
         ..AgentOptions::default()
@@ -1090,6 +1092,7 @@ async fn record_then_replay_without_a_server() {
     assert_eq!(leftovers.len(), 1, "temp files left: {leftovers:?}");
 
     let replay_opts = AgentOptions {
+        codeloop_home: Some(super::support::no_home()),
         provider: Some("replay".into()),
         cassette: Some(cassette.clone()),
         ..AgentOptions::default()
@@ -1168,6 +1171,7 @@ async fn missing_or_corrupt_cassettes_are_config_errors() {
     let corrupt = dir.path().join("bad.json");
     write(&corrupt, r#"{"version": 1, "exchanges": [{"request": 3}]}"#);
     let opts = AgentOptions {
+        codeloop_home: Some(super::support::no_home()),
         provider: Some("replay".into()),
         cassette: Some(corrupt),
         ..AgentOptions::default()
@@ -1425,6 +1429,7 @@ async fn chat_without_instructions_starts_with_the_leading_developer_messages() 
 #[test]
 fn a_cassette_without_a_provider_means_replay() {
     let opts = AgentOptions {
+        codeloop_home: Some(super::support::no_home()),
         cassette: Some("run.json".into()),
         ..AgentOptions::default()
     };
@@ -1441,6 +1446,7 @@ fn a_cassette_without_a_provider_means_replay() {
 fn a_cassette_with_another_provider_is_a_config_error() {
     for provider in ["openai", "mock"] {
         let opts = AgentOptions {
+            codeloop_home: Some(super::support::no_home()),
             provider: Some(provider.into()),
             base_url: Some("http://127.0.0.1:9/v1".into()),
             cassette: Some("run.json".into()),
@@ -1458,6 +1464,7 @@ fn a_cassette_with_another_provider_is_a_config_error() {
 #[test]
 fn a_replay_provider_without_a_cassette_fails_the_same_everywhere() {
     let opts = AgentOptions {
+        codeloop_home: Some(super::support::no_home()),
         provider: Some("replay".into()),
         ..AgentOptions::default()
     };
@@ -1470,6 +1477,7 @@ fn a_replay_provider_without_a_cassette_fails_the_same_everywhere() {
     // A config built by hand reaches the same check in build_client.
     let mut config = ProviderConfig::resolve(
         &AgentOptions {
+            codeloop_home: Some(super::support::no_home()),
             cassette: Some("run.json".into()),
             ..AgentOptions::default()
         },
@@ -1485,6 +1493,7 @@ fn a_replay_provider_without_a_cassette_fails_the_same_everywhere() {
 fn built_in_providers_resolve_without_a_url_and_others_need_one() {
     for builtin in BUILTIN_PROVIDERS {
         let opts = AgentOptions {
+            codeloop_home: Some(super::support::no_home()),
             provider: Some(builtin.id.into()),
             cassette: (builtin.id == "replay").then(|| "run.json".into()),
             ..AgentOptions::default()
@@ -1496,6 +1505,7 @@ fn built_in_providers_resolve_without_a_url_and_others_need_one() {
     let ids = builtin_provider_ids();
     assert_eq!(ids, "openai, ollama, lmstudio, replay");
     let opts = AgentOptions {
+        codeloop_home: Some(super::support::no_home()),
         provider: Some("nowhere".into()),
         ..AgentOptions::default()
     };

@@ -216,11 +216,12 @@ async fn run(cwd: &Path, mode: SandboxMode, network: bool, cmds: Vec<Cmd>) -> Ve
     }
     server.push(responses::text_turn("resp_done", "done"));
     let agent = Agent::new(AgentOptions {
+        codeloop_home: Some(super::support::no_home()),
         model: Some("test-model".into()),
         base_url: Some(server.base_url()),
         api_key: Some("test-key".into()),
         cwd: Some(cwd.to_path_buf()),
-        sandbox: mode,
+        sandbox: Some(mode),
         network_access: network,
         ephemeral: true,
         ..AgentOptions::default()

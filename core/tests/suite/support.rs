@@ -67,3 +67,9 @@ pub fn lab_parent() -> PathBuf {
     }
     panic!("no directory outside the temp roots to run the sandbox tests in");
 }
+
+/// A codeloop home that does not exist: agents built with it read no
+/// config, AGENTS.md, skills or hooks of the machine running the tests.
+pub fn no_home() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("no-codeloop-home")
+}

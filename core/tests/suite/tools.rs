@@ -65,6 +65,7 @@ impl Harness {
             cancel: CancellationToken::new(),
             events: EventSink::new(tx, Arc::new(AtomicU64::new(0))),
             plan_item: Arc::new(Mutex::new(None)),
+            hooks: Default::default(),
         };
         Harness { ctx, rx, _dir: dir }
     }
@@ -975,10 +976,12 @@ async fn a_patch_through_the_shell_obeys_the_tool_lists() {
     let script = format!("apply_patch <<'EOF'\n{ADD_HELLO_PATCH}EOF\n");
     let routers = [
         AgentOptions {
+            codeloop_home: Some(super::support::no_home()),
             disallowed_tools: vec!["apply_patch".into()],
             ..AgentOptions::default()
         },
         AgentOptions {
+            codeloop_home: Some(super::support::no_home()),
             allowed_tools: Some(vec!["shell_command".into()]),
             ..AgentOptions::default()
         },
@@ -1104,6 +1107,7 @@ fn builtin_names_are_reserved_for_the_builtins() {
         parameters: json!({"type": "object", "properties": {}}),
     };
     let options = AgentOptions {
+        codeloop_home: Some(super::support::no_home()),
         host_tools: vec![
             host_tool("read_file"),
             host_tool("exec_command"),

@@ -1,0 +1,137 @@
+//! AGENTS.md, as the Codex CLI reads it: the global file of the codeloop home
+//! (`AGENTS.override.md` or `AGENTS.md`), then in each directory from the
+//! project root down to cwd the first of `AGENTS.override.md`, `AGENTS.md`,
+//! joined root-first with blank lines within a byte budget, sent as one user
+//! message when a thread starts.
+
+use std::path::{Path, PathBuf};
+
+use super::layers::root_to_cwd;
+
+/// Byte budget of the project's AGENTS.md files together (Codex's default).
+pub const DEFAULT_PROJECT_DOC_MAX_BYTES: usize = 32 * 1024;
+
+/// File names looked for in each directory, the first found wins.
+pub const AGENTS_MD_NAMES: &[&str] = &["AGENTS.override.md", "AGENTS.md"];
+
+/// Between the global instructions and the project's (Codex's separator).
+pub const PROJECT_DOC_SEPARATOR: &str = "\n\n--- project-doc ---\n\n";
+
+/// The global instructions: the first non-empty of the home's
+/// `AGENTS.override.md`, `AGENTS.md`, trimmed.
+pub fn global_instructions(home: &Path) -> Option<String> {
+    AGENTS_MD_NAMES.iter().find_map(|name| {
+        std::fs::read_to_string(home.join(name))
+            .ok()
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+    })
+}
+
+/// The project's AGENTS.md files, root first, then `extra` files.
+pub fn project_doc_paths(root: &Path, cwd: &Path, extra: &[PathBuf]) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = root_to_cwd(root, cwd)
+        .into_iter()
+        .filter_map(|dir| {
+            AGENTS_MD_NAMES
+                .iter()
+                .map(|name| dir.join(name))
+                .find(|p| p.is_file())
+        })
+        .collect();
+    paths.extend(extra.iter().map(|p| {
+        if p.is_absolute() {
+            p.clone()
+        } else {
+            cwd.join(p)
+        }
+    }));
+    paths
+}
+
+/// The longest prefix of `text` of at most `max` bytes that ends on a char
+/// boundary.
+fn truncate_at_char(text: &str, max: usize) -> &str {
+    let mut end = max.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// The project docs in `paths`, joined with blank lines, within `max_bytes`
+/// in all. Unreadable files are reported in `warnings`.
+pub fn read_project_docs(
+    paths: &[PathBuf],
+    max_bytes: usize,
+    warnings: &mut Vec<String>,
+) -> Option<String> {
+    let mut remaining = max_bytes;
+    let mut parts = Vec::new();
+    for path in paths {
+        if remaining == 0 {
+            warnings.push(format!(
+                "{} not sent: the AGENTS.md budget ({max_bytes} bytes) is used up",
+                path.display()
+            ));
+            continue;
+        }
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) => {
+                warnings.push(format!("cannot read {}: {e}", path.display()));
+                continue;
+            }
+        };
+        let kept = truncate_at_char(&text, remaining);
+        if kept.len() < text.len() {
+            warnings.push(format!(
+                "{} cut to {} bytes (project_doc_max_bytes = {max_bytes})",
+                path.display(),
+                kept.len()
+            ));
+        }
+        if !kept.trim().is_empty() {
+            remaining -= kept.len();
+            parts.push(kept.to_string());
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join("\n\n"))
+}
+
+/// The user message that carries the instructions, as Codex sends it.
+pub fn instructions_message(cwd: &Path, text: &str) -> String {
+    format!(
+        "# AGENTS.md instructions for {}\n\n<INSTRUCTIONS>\n{text}\n</INSTRUCTIONS>",
+        cwd.display()
+    )
+}
+
+/// The whole instructions text: global, separator, project docs.
+pub fn user_instructions(
+    home: Option<&Path>,
+    root: &Path,
+    cwd: &Path,
+    extra: &[PathBuf],
+    max_bytes: usize,
+    warnings: &mut Vec<String>,
+) -> Option<String> {
+    let global = home.and_then(global_instructions);
+    let project = read_project_docs(&project_doc_paths(root, cwd, extra), max_bytes, warnings);
+    match (global, project) {
+        (Some(g), Some(p)) => Some(format!("{g}{PROJECT_DOC_SEPARATOR}{p}")),
+        (g, p) => g.or(p),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncation_keeps_whole_chars() {
+        assert_eq!(truncate_at_char("héllo", 2), "h");
+        assert_eq!(truncate_at_char("héllo", 3), "hé");
+        assert_eq!(truncate_at_char("abc", 10), "abc");
+    }
+}
