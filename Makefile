@@ -16,7 +16,7 @@ PY_WHEEL_DIR := target/python-wheel
 PY_SOURCES := python examples/python bench/python
 
 .PHONY: all build test test-codex-sdk lint lint-python fmt schema demo demo-cassette bench \
-	bench-python bench-sandbox toolchain clean python python-venv test-python pytest-python \
+	bench-python bench-sandbox bench-mcp toolchain clean python python-venv test-python pytest-python \
 	ffi header go test-c test-go test-go-examples bench-go lint-go \
 	node test-node lint-node bench-node bench-codex-compare mcp-deps test-mcp-server
 
@@ -90,6 +90,11 @@ bench-codex-compare:
 	$(CARGO) build --release -p codeloop-cli -p codeloop-mock-server
 	cd bench/codex-compare && npm ci --no-audit --no-fund --loglevel=error
 	cd bench/codex-compare && node bench.mjs
+
+# What an MCP server costs: start + tools/list, and one call vs one shell call.
+bench-mcp: mcp-deps
+	$(CARGO) build --release -p codeloop-bench --bin codeloop-bench-mcp
+	target/release/codeloop-bench-mcp
 
 # Starting /bin/true unconfined vs sandboxed (and vs bwrap when installed).
 bench-sandbox:
