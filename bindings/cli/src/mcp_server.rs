@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use async_trait::async_trait;
-use codeloop_core::config::{resolve_options, ConfigToml};
+use codeloop_core::config::resolve_options;
 use codeloop_core::protocol::{
     ApprovalAction, ApprovalDecision, ApprovalPolicy, ApprovalRequest, SandboxMode, ThreadEvent,
 };
@@ -494,18 +494,7 @@ impl McpServer {
 /// Whether the config files or overrides under `options` choose an approval
 /// policy.
 fn approval_configured(options: &AgentOptions) -> anyhow::Result<bool> {
-    if options.config_overrides.contains_key("approval_policy") {
-        return Ok(true);
-    }
-    let resolved = resolve_options(options.clone())?;
-    if resolved.options.approval_policy != Some(ApprovalPolicy::default()) {
-        return Ok(true);
-    }
-    // Core's default is a value a config may also name: look in the user's file.
-    let file = resolved.home.map(|h| h.join("config.toml"));
-    Ok(ConfigToml::load(file.as_deref(), &[])?
-        .approval_policy
-        .is_some())
+    Ok(resolve_options(options.clone())?.approval_policy_chosen)
 }
 
 /// One thread event as Codex's `codex/event` notification: the event under

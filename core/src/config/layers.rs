@@ -28,6 +28,10 @@ pub struct Resolved {
     pub trusted: bool,
     /// The codeloop home in use.
     pub home: Option<PathBuf>,
+    /// Whether the explicit options or a config layer chose the approval
+    /// policy (false: it is core's default), for fronts with another default
+    /// (`codeloop mcp-server` defaults to `on-request`, as `codex mcp-server`).
+    pub approval_policy_chosen: bool,
 }
 
 /// The project root of `cwd`: the nearest ancestor (or cwd itself) that holds
@@ -230,6 +234,7 @@ pub fn resolve_options(explicit: AgentOptions) -> Result<Resolved> {
     options.hooks = hooks;
     options.cwd = Some(cwd);
     options.sandbox = Some(options.sandbox.unwrap_or_default());
+    let approval_policy_chosen = options.approval_policy.is_some();
     options.approval_policy = Some(options.approval_policy.unwrap_or_default());
     Ok(Resolved {
         options,
@@ -237,6 +242,7 @@ pub fn resolve_options(explicit: AgentOptions) -> Result<Resolved> {
         project_root,
         trusted,
         home,
+        approval_policy_chosen,
     })
 }
 
