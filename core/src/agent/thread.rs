@@ -48,6 +48,9 @@ pub(crate) struct ThreadState {
     pub announced: bool,
     /// Whether the thread's opening context has been added to the history.
     pub primed: bool,
+    /// Whether this thread object ran its SessionStart hook (`startup` for
+    /// a new thread, `resume` for one loaded from a rollout).
+    pub session_started: bool,
     pub rollout: Option<Rollout>,
     /// Turns begun so far, this one included while a turn runs.
     pub turns: u64,
@@ -76,6 +79,7 @@ impl Thread {
                     usage,
                     announced: false,
                     primed,
+                    session_started: false,
                     rollout,
                     turns,
                     context_tokens: 0,

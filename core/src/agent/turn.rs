@@ -256,6 +256,21 @@ async fn turn_loop(
         }
         record(state, opening)?;
         state.primed = true;
+        state.session_started = true;
+    }
+    if !state.session_started {
+        // A resumed (or forked) thread: hooks hear of it as Claude Code's do.
+        let started = ctx
+            .hook(HookEvent::SessionStart {
+                session_id: thread.id.clone(),
+                cwd: cwd.clone(),
+                source: "resume".into(),
+            })
+            .await?;
+        if let Some(extra) = started.additional_context {
+            record(state, [ResponseItem::developer_text(extra)])?;
+        }
+        state.session_started = true;
     }
     state.turns += 1;
     if let Some(rollout) = &state.rollout {

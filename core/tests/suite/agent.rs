@@ -591,6 +591,64 @@ async fn resume_continues_from_the_rollout_file() {
     );
 }
 
+/// Records the `source` of every SessionStart hook and adds context to it.
+#[derive(Default)]
+struct SessionStartHost {
+    sources: Mutex<Vec<String>>,
+}
+
+#[async_trait]
+impl Host for SessionStartHost {
+    async fn hook(&self, event: HookEvent) -> codeloop_core::Result<HookOutcome> {
+        if let HookEvent::SessionStart { source, .. } = &event {
+            self.sources.lock().unwrap().push(source.clone());
+            return Ok(HookOutcome {
+                additional_context: Some(format!("context for {source}")),
+                ..HookOutcome::default()
+            });
+        }
+        Ok(HookOutcome::default())
+    }
+}
+
+#[tokio::test]
+async fn session_start_runs_once_per_thread_object_with_startup_then_resume() {
+    let h = Harness::new().await;
+    let sessions = tempfile::tempdir().unwrap();
+    let options = AgentOptions {
+        codeloop_home: Some(super::support::no_home()),
+        ephemeral: false,
+        session_dir: Some(sessions.path().to_path_buf()),
+        ..h.options()
+    };
+    for (i, text) in ["a", "b", "c"].iter().enumerate() {
+        h.server
+            .push(responses::text_turn(&format!("resp_{i}"), text));
+    }
+    let host = Arc::new(SessionStartHost::default());
+    let agent = Agent::with_host(options, host.clone()).unwrap();
+    let thread = agent.start_thread();
+    thread.run("one").await.unwrap();
+    thread.run("two").await.unwrap();
+    assert_eq!(*host.sources.lock().unwrap(), ["startup"]);
+    let resumed = agent.resume_thread(thread.id()).unwrap();
+    resumed.run("three").await.unwrap();
+    assert_eq!(*host.sources.lock().unwrap(), ["startup", "resume"]);
+    let texts: Vec<String> = h.server.requests()[2]
+        .input()
+        .iter()
+        .filter_map(|i| i["content"][0]["text"].as_str().map(String::from))
+        .collect();
+    assert_eq!(
+        texts
+            .iter()
+            .filter(|t| t.starts_with("context for "))
+            .cloned()
+            .collect::<Vec<_>>(),
+        ["context for startup", "context for resume"]
+    );
+}
+
 #[tokio::test]
 async fn deltas_share_the_id_of_the_completed_message() {
     let h = Harness::new().await;
