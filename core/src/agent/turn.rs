@@ -139,8 +139,15 @@ pub(crate) async fn run_turn(
         sink.emit(ThreadEvent::ItemCompleted { item });
     }
     *thread.usage.lock().unwrap_or_else(|p| p.into_inner()) = state.usage;
-    if let (Err(_), Some(rollout)) = (&result, &state.rollout) {
-        rollout.end_turn();
+    if let (Err(e), Some(rollout)) = (&result, &state.rollout) {
+        let failed = RolloutRecord::TurnFailed {
+            usage: state.usage,
+            error: e.to_thread_error(),
+        };
+        if let Err(write_error) = rollout.append(failed) {
+            tracing::warn!(error = %write_error, "could not record the failed turn");
+            rollout.end_turn();
+        }
     }
     result?;
     if let Some(rollout) = &state.rollout {

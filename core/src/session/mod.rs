@@ -55,6 +55,12 @@ pub enum RolloutRecord {
     TurnCompleted {
         usage: Usage,
     },
+    /// A turn ended with an error (interrupted, budget, model error): the
+    /// items before it are kept, and `usage` counts its model requests too.
+    TurnFailed {
+        usage: Usage,
+        error: crate::protocol::ThreadError,
+    },
     /// The history was compacted (as Codex's `compacted` record): from here
     /// on it is `replacement_history`. `message` is the model's summary.
     Compacted {
@@ -180,6 +186,7 @@ impl SessionStore {
                 file,
                 len: 0,
                 locked: false,
+                in_turn: false,
             }),
         };
         let mut text = line_of(RolloutRecord::SessionMeta(meta))?;
@@ -315,7 +322,9 @@ pub fn replay(records: &[RolloutRecord]) -> Replayed {
             RolloutRecord::SessionMeta(_) => {}
             RolloutRecord::ResponseItem(item) => out.history.push(item.clone()),
             RolloutRecord::TurnStarted { .. } => out.turns += 1,
-            RolloutRecord::TurnCompleted { usage } => out.usage = *usage,
+            RolloutRecord::TurnCompleted { usage } | RolloutRecord::TurnFailed { usage, .. } => {
+                out.usage = *usage
+            }
             RolloutRecord::Compacted {
                 replacement_history,
                 ..
@@ -340,6 +349,8 @@ struct Writer {
     len: u64,
     /// Whether this object holds the turn lock.
     locked: bool,
+    /// Whether this object wrote `turn_started` and not yet the turn's end.
+    in_turn: bool,
 }
 
 impl Rollout {
@@ -367,6 +378,7 @@ impl Rollout {
                 file,
                 len,
                 locked: false,
+                in_turn: false,
             }),
         })
     }
@@ -381,13 +393,28 @@ impl Rollout {
     pub fn append(&self, record: RolloutRecord) -> Result<()> {
         let text = line_of(record.clone())?;
         let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        if let RolloutRecord::TurnStarted { .. } = record {
+        let starts = matches!(record, RolloutRecord::TurnStarted { .. });
+        let ends = matches!(
+            record,
+            RolloutRecord::TurnCompleted { .. } | RolloutRecord::TurnFailed { .. }
+        );
+        if starts {
             self.begin_turn(&mut w)?;
         }
-        let sync = matches!(record, RolloutRecord::TurnCompleted { .. });
-        self.write_locked(&mut w, &text, sync)?;
-        if sync {
+        // A turn that failed before it began here (busy, stale) has nothing
+        // to close, and must not write into another writer's turn.
+        if matches!(record, RolloutRecord::TurnFailed { .. }) && !w.in_turn {
             Self::release(&mut w);
+            return Ok(());
+        }
+        let written = self.write_locked(&mut w, &text, ends);
+        if ends {
+            w.in_turn = false;
+            Self::release(&mut w);
+        }
+        written?;
+        if starts {
+            w.in_turn = true;
         }
         Ok(())
     }
@@ -395,7 +422,9 @@ impl Rollout {
     /// Release the turn lock of a turn that ended without `turn_completed`
     /// (failed or interrupted).
     pub fn end_turn(&self) {
-        Self::release(&mut self.writer.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        w.in_turn = false;
+        Self::release(&mut w);
     }
 
     fn begin_turn(&self, w: &mut Writer) -> Result<()> {

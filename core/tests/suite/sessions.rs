@@ -363,3 +363,46 @@ async fn one_thread_runs_one_turn_at_a_time_across_resumed_copies() {
     h.server.push(responses::text_turn("r4", "again"));
     fresh.run("four").await.unwrap();
 }
+
+#[tokio::test]
+async fn a_failed_turn_is_recorded_with_its_usage_and_error() {
+    let h = Harness::new().await;
+    h.server.push(responses::function_call_turn(
+        "r1",
+        "call_1",
+        "shell_command",
+        &json!({"command": "echo one"}).to_string(),
+    ));
+    let agent = Agent::new(AgentOptions {
+        max_turns: Some(1),
+        ..h.options()
+    })
+    .unwrap();
+    let thread = agent.start_thread();
+    let err = thread.run("go").await.unwrap_err();
+    assert!(matches!(err, Error::BudgetExceeded(_)), "{err:?}");
+    let used = thread.usage();
+    assert!(used.total_tokens() > 0, "{used:?}");
+
+    let path = SessionStore::new(h.sessions.path())
+        .find(thread.id())
+        .unwrap();
+    let loaded = SessionStore::load(&path).unwrap();
+    let failed: Vec<_> = loaded
+        .records
+        .iter()
+        .filter_map(|r| match r {
+            RolloutRecord::TurnFailed { usage, error } => Some((*usage, error.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failed.len(), 1, "{:?}", loaded.records);
+    assert_eq!(failed[0].0, used);
+    assert_eq!(
+        failed[0].1.code,
+        Some(codeloop_core::protocol::ErrorCode::BudgetExceeded)
+    );
+    // Resuming counts the failed run's tokens.
+    let resumed = h.agent().resume_thread(thread.id()).unwrap();
+    assert_eq!(resumed.usage(), used);
+}
