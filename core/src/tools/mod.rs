@@ -355,6 +355,7 @@ impl ToolRouter {
                 },
             };
         }
+        let pre_context = outcome.additional_context;
         let input = hook_tool_input(&call);
         let name = call.name.as_str();
         let mut output = if let Some((tools, tool)) = &mcp_tool {
@@ -393,7 +394,11 @@ impl ToolRouter {
                 post.reason.as_deref().unwrap_or("the result was flagged")
             ));
         }
-        if let Some(context) = &post.additional_context {
+        // Context from either hook reaches the model with the call's result.
+        for context in [&pre_context, &post.additional_context]
+            .into_iter()
+            .flatten()
+        {
             output.content.push_str(&format!("\n\n{context}"));
         }
         if post.stop {

@@ -940,3 +940,36 @@ async fn an_interrupt_before_the_model_request_sends_nothing() {
         "an interrupted turn reached the model"
     );
 }
+
+/// Adds context in PreToolUse only.
+struct PreContextHost;
+
+#[async_trait]
+impl Host for PreContextHost {
+    async fn hook(&self, event: HookEvent) -> codeloop_core::Result<HookOutcome> {
+        Ok(match event {
+            HookEvent::PreToolUse { .. } => HookOutcome {
+                additional_context: Some("pre-note: mind the tests".into()),
+                ..HookOutcome::default()
+            },
+            _ => HookOutcome::default(),
+        })
+    }
+}
+
+#[tokio::test]
+async fn pre_tool_use_context_reaches_the_model_with_the_result() {
+    let h = Harness::new().await;
+    h.server.push(responses::function_call_turn(
+        "resp_1",
+        "s1",
+        "shell_command",
+        &json!({"command": "echo ran-it", "login": false}).to_string(),
+    ));
+    h.server.push(responses::text_turn("resp_2", "done"));
+    let agent = Agent::with_host(h.options(), Arc::new(PreContextHost)).unwrap();
+    agent.start_thread().run("go").await.unwrap();
+    let output = output_for(h.server.requests()[1].input(), "s1");
+    assert!(output.contains("ran-it"), "{output}");
+    assert!(output.contains("pre-note: mind the tests"), "{output}");
+}
