@@ -20,3 +20,4 @@ record() {
 
 record custom_tool custom_tool.py
 record many_agents many_agents_asyncio.py
+record structured_review structured_review.py

@@ -10,6 +10,9 @@
     for event in thread.run_streamed("now add a test"):  # or: async for
         print(event["type"])
 
+    verdict = thread.run("did it pass?", output_type=Verdict)  # a pydantic model or dataclass
+    print(verdict.output.passed)
+
 The agent loop, tools and sandbox are the Rust core (``codeloop._native``);
 this package translates. Blocking calls release the GIL; each has an async
 twin (``await thread.run_async(...)``, ``async for``, ``await
@@ -23,7 +26,18 @@ import os
 from typing import Union
 
 from . import _native
-from .agent import Agent, CanUseTool, HookCallback, Input, RunResult, StreamedRun, Thread
+from .agent import (
+    Agent,
+    CanUseTool,
+    HookCallback,
+    HookMatcher,
+    Hooks,
+    Input,
+    OutputSchema,
+    RunResult,
+    StreamedRun,
+    Thread,
+)
 from .errors import (
     APIError,
     AuthenticationError,
@@ -37,6 +51,8 @@ from .errors import (
     InternalError,
     LocalIOError,
     ModelError,
+    NoActiveTurnError,
+    OutputInvalidError,
     PatchError,
     QuotaExceededError,
     ReplayError,
@@ -49,8 +65,12 @@ from .types import (
     AppliedPatch,
     ApprovalDecision,
     ApprovalRequest,
+    Compaction,
     HookEvent,
     HookOutcome,
+    McpServerConfig,
+    ModelPrice,
+    RunOptions,
     ThreadEvent,
     ThreadItem,
     Usage,
@@ -69,20 +89,29 @@ __all__ = [
     "BusyError",
     "CanUseTool",
     "CodeloopError",
+    "Compaction",
     "ConfigError",
     "ContextWindowError",
     "ForkedProcessError",
     "HookCallback",
     "HookEvent",
+    "HookMatcher",
     "HookOutcome",
+    "Hooks",
     "HostCallbackError",
     "Input",
     "InternalError",
     "LocalIOError",
+    "McpServerConfig",
     "ModelError",
+    "ModelPrice",
+    "NoActiveTurnError",
+    "OutputInvalidError",
+    "OutputSchema",
     "PatchError",
     "QuotaExceededError",
     "ReplayError",
+    "RunOptions",
     "RunResult",
     "SandboxError",
     "StreamError",

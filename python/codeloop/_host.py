@@ -2,6 +2,12 @@
 calls (``dispatch(kind, payload, reply)``), which runs this program's tools,
 ``can_use_tool`` and hooks and answers through ``reply``.
 
+Answers go to the core as the callbacks gave them: the core reads them
+(``True``/``False`` or a decision name from ``can_use_tool``, a
+``HookOutcome`` from a hook) and chains the hooks of an event itself — each
+Python hook is a ``{"type": "callback", "id"}`` handler of the ``hooks``
+option, asked for by its ``callback_id``.
+
 ``dispatch`` is called on a codeloop blocking thread with the GIL held. A
 plain function runs right there. A coroutine function's coroutine goes to an
 asyncio loop: the caller's, when the run is consumed with the async API
@@ -17,7 +23,7 @@ import logging
 import os
 import threading
 import weakref
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, List, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, Mapping, Optional, Sequence
 
 from . import _native
 from .tools import Tool, ToolContext, tool_output
@@ -32,9 +38,6 @@ __all__ = ["Dispatcher", "package_loop"]
 log = logging.getLogger("codeloop")
 
 HOOK_NAMES = ("SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "Stop")
-_DECISIONS = ("approve", "approve_for_session", "deny", "abort")
-_OUTCOME_KEYS = frozenset({"decision", "reason", "updated_input", "additional_context"})
-_HOOK_DECISIONS = ("continue", "allow", "deny")
 
 
 class _LoopThread:
@@ -91,11 +94,12 @@ class Dispatcher:
         self,
         tools: Sequence[Tool],
         can_use_tool: Optional[Callable[[Any], Any]],
-        hooks: Mapping[str, Sequence[Callable[[Any], Any]]],
+        hooks: Mapping[str, Callable[[Any], Any]],
     ) -> None:
         self.tools: Dict[str, Tool] = {t.name: t for t in tools}
         self.can_use_tool = can_use_tool
-        self.hooks: Dict[str, List[Callable[[Any], Any]]] = {k: list(v) for k, v in hooks.items()}
+        #: Hook callbacks by the id they are registered under in the options.
+        self.hooks: Dict[str, Callable[[Any], Any]] = dict(hooks)
         # Weak: a loop that asyncio.run() closed and dropped takes its
         # threads' entries with it.
         self._loops: weakref.WeakValueDictionary[str, asyncio.AbstractEventLoop] = (
@@ -212,7 +216,8 @@ class Dispatcher:
             return
 
         def on_value(value: Any) -> None:
-            reply.ok(_decision(value))
+            # True/False or a decision name: the core reads it.
+            reply.ok(value)
 
         def on_error(exc: BaseException) -> None:
             reply.fail(exc, f"can_use_tool raised {type(exc).__name__}: {exc}")
@@ -221,102 +226,18 @@ class Dispatcher:
 
     def _hook(self, event: Dict[str, Any], reply: _native.Reply) -> None:
         name = event["hook_event_name"]
-        handlers = self.hooks.get(name, [])
+        callback_id = event.pop("callback_id", None)
+        handler = self.hooks.get(callback_id) if isinstance(callback_id, str) else None
+        if handler is None:
+            raise LookupError(f"no {name} hook is registered as {callback_id!r}")
 
         def on_value(value: Any) -> None:
-            reply.ok(value)
+            # None is Python's "nothing to say": the default outcome.
+            reply.ok({} if value is None else value)
 
         def on_error(exc: BaseException) -> None:
-            reply.fail(exc, f"the {name} hook raised {type(exc).__name__}: {exc}")
+            reply.fail(
+                exc, f"the {name} hook {_describe(handler)} raised {type(exc).__name__}: {exc}"
+            )
 
-        self._settle(event["session_id"], lambda: _run_hooks(handlers, event), on_value, on_error)
-
-
-def _decision(value: Any) -> str:
-    if value is True:
-        return "approve"
-    if value is False:
-        return "deny"
-    if isinstance(value, str) and value in _DECISIONS:
-        return value
-    raise TypeError(
-        f"can_use_tool must return True, False or one of {', '.join(map(repr, _DECISIONS))}; "
-        f"it returned {value!r}"
-    )
-
-
-def _outcome(handler: Any, value: Any) -> Dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise TypeError(
-            f"hook {_describe(handler)} must return None or a dict (HookOutcome), "
-            f"not {type(value).__name__}"
-        )
-    unknown = set(value) - _OUTCOME_KEYS
-    if unknown:
-        raise TypeError(
-            f"hook {_describe(handler)} returned unknown key(s) {sorted(unknown)}; "
-            f"a HookOutcome has {sorted(_OUTCOME_KEYS)}"
-        )
-    decision = value.get("decision", "continue")
-    if decision not in _HOOK_DECISIONS:
-        raise TypeError(
-            f"hook {_describe(handler)} returned decision {decision!r}; "
-            f"expected one of {', '.join(map(repr, _HOOK_DECISIONS))}"
-        )
-    return dict(value)
-
-
-def _merge(total: Dict[str, Any], outcome: Dict[str, Any], event: Dict[str, Any]) -> bool:
-    """Fold one handler's outcome into ``total``; True when it denied (the
-    handlers after it do not run)."""
-    decision = outcome.get("decision", "continue")
-    if outcome.get("additional_context"):
-        previous = total.get("additional_context")
-        context = outcome["additional_context"]
-        total["additional_context"] = f"{previous}\n{context}" if previous else context
-    if "updated_input" in outcome and outcome["updated_input"] is not None:
-        total["updated_input"] = outcome["updated_input"]
-        # The next handler sees the input as it now stands.
-        event["tool_input"] = outcome["updated_input"]
-    if decision == "deny":
-        total["decision"] = "deny"
-        total["reason"] = outcome.get("reason")
-        return True
-    if decision == "allow":
-        total["decision"] = "allow"
-        if outcome.get("reason"):
-            total["reason"] = outcome["reason"]
-    return False
-
-
-def _run_hooks(handlers: Sequence[Callable[[Any], Any]], event: Dict[str, Any]) -> Any:
-    """Run the handlers of one hook in order: a dict outcome, or an awaitable
-    of one when a handler is async."""
-    total: Dict[str, Any] = {}
-    for index, handler in enumerate(handlers):
-        result = handler(event)
-        if inspect.isawaitable(result):
-            return _run_hooks_async(handlers, index, result, event, total)
-        if _merge(total, _outcome(handler, result), event):
-            break
-    return total
-
-
-async def _run_hooks_async(
-    handlers: Sequence[Callable[[Any], Any]],
-    index: int,
-    pending: Awaitable[Any],
-    event: Dict[str, Any],
-    total: Dict[str, Any],
-) -> Dict[str, Any]:
-    if _merge(total, _outcome(handlers[index], await pending), event):
-        return total
-    for handler in handlers[index + 1 :]:
-        result = handler(event)
-        if inspect.isawaitable(result):
-            result = await result
-        if _merge(total, _outcome(handler, result), event):
-            break
-    return total
+        self._settle(event["session_id"], lambda: handler(event), on_value, on_error)

@@ -28,11 +28,17 @@ from typing import (
 
 from . import _native
 from ._host import HOOK_NAMES, Dispatcher
+from ._output import OutputSpec, output_spec
 from .errors import ConfigError
 from .tools import Tool, as_tool
 from .types import (
     ApprovalPolicy,
+    Compaction,
     EnvPolicy,
+    HookHandlerSpec,
+    HookMatcherGroup,
+    McpServerConfig,
+    ModelPrice,
     ReasoningEffort,
     ReasoningSummaryMode,
     SandboxMode,
@@ -51,7 +57,18 @@ if TYPE_CHECKING:
 
     from .types import ApprovalRequest, HookEvent, HookName
 
-__all__ = ["Agent", "CanUseTool", "HookCallback", "Input", "RunResult", "StreamedRun", "Thread"]
+__all__ = [
+    "Agent",
+    "CanUseTool",
+    "HookCallback",
+    "HookMatcher",
+    "Hooks",
+    "Input",
+    "OutputSchema",
+    "RunResult",
+    "StreamedRun",
+    "Thread",
+]
 
 PathLike = Union[str, "os.PathLike[str]"]
 Input = Union[str, Sequence[UserInput]]
@@ -59,6 +76,34 @@ Input = Union[str, Sequence[UserInput]]
 CanUseTool = Callable[["ApprovalRequest"], Any]
 #: A hook: ``hook(event)`` returns ``None``, a ``HookOutcome``, or an awaitable of either.
 HookCallback = Callable[["HookEvent"], Any]
+#: ``output_schema=``: a JSON Schema dict, a pydantic model class or a dataclass type.
+OutputSchema = Union[Mapping[str, Any], type]
+
+
+@dataclasses.dataclass
+class HookMatcher:
+    """The hooks of one event that apply when ``matcher`` matches, as in the
+    Claude Agent SDK: ``hooks={"PreToolUse": [HookMatcher(matcher="Bash",
+    hooks=[check_command])]}``.
+
+    ``matcher``: PreToolUse / PostToolUse: a regular expression matched
+    against the whole tool name (``Bash``, ``apply_patch``, ``mcp__s__t``);
+    SessionStart: against the source (``startup``, ``resume``). ``None``,
+    empty or ``*``: everything. ``hooks``: Python callbacks and command
+    handlers (``{"type": "command", "command": "...", "timeout": 30}``), run
+    in order.
+    """
+
+    matcher: Optional[str] = None
+    hooks: List[Union[HookCallback, HookHandlerSpec]] = dataclasses.field(default_factory=list)
+
+
+#: The ``hooks`` option: event name -> a callback, or a list of callbacks,
+#: :class:`HookMatcher` objects and ``HookMatcherGroup`` dicts.
+Hooks = Mapping[
+    "HookName",
+    Union[HookCallback, Sequence[Union[HookCallback, HookMatcher, HookMatcherGroup]]],
+]
 
 # Events handed to Python per native call: large enough that a fast stream
 # costs little per event, small enough that a batch is never a long pause.
@@ -76,14 +121,21 @@ class RunResult:
     #: Token usage, cumulative for the thread.
     usage: Usage
     thread_id: str
+    #: The final answer of a run with an output schema, parsed (and checked
+    #: against the schema by the core); an instance of the pydantic model or
+    #: dataclass when one was given as ``output_type``/``output_schema``.
+    #: ``None`` without a schema.
+    output: Any = None
 
 
-def _result(raw: Dict[str, Any]) -> RunResult:
+def _result(raw: Dict[str, Any], spec: Optional[OutputSpec]) -> RunResult:
+    output = raw.get("output")
     return RunResult(
         final_response=raw["final_response"],
         items=raw["items"],
         usage=raw["usage"],
         thread_id=raw["thread_id"],
+        output=spec.convert(output) if spec is not None else output,
     )
 
 
@@ -152,9 +204,12 @@ class StreamedRun:
     block, interrupts a turn that is still running.
     """
 
-    def __init__(self, native: _native.EventStream, thread: Thread) -> None:
+    def __init__(
+        self, native: _native.EventStream, thread: Thread, spec: Optional[OutputSpec] = None
+    ) -> None:
         self._native = native
         self._thread = thread
+        self._spec = spec
         self._buffer: Deque[ThreadEvent] = collections.deque()
         self._ended = False
         self._result: Optional[RunResult] = None
@@ -229,7 +284,7 @@ class StreamedRun:
         if self._result is None and self._error is None:
             self._guard_sync()
             try:
-                self._result = _result(self._native.finish())
+                self._result = _result(self._native.finish(), self._spec)
             except BaseException as exc:
                 if not isinstance(exc, (KeyboardInterrupt, SystemExit)):
                     self._error = exc
@@ -286,7 +341,7 @@ class StreamedRun:
                 self._pending_result = _native_future(self._native.finish_async)
             pending = self._pending_result
             try:
-                self._result = _result(await asyncio.shield(pending))
+                self._result = _result(await asyncio.shield(pending), self._spec)
             except asyncio.CancelledError:
                 if pending.done():
                     raise
@@ -317,11 +372,32 @@ class StreamedRun:
 
 
 class Thread:
-    """One conversation. Runs one turn at a time; many threads run at once."""
+    """One conversation. Runs one turn at a time; many threads run at once.
 
-    def __init__(self, native: _native.Thread, dispatcher: Optional[Dispatcher]) -> None:
+    Every run takes per-run options over the agent's (keyword arguments of
+    :meth:`run`, :meth:`run_async` and :meth:`run_streamed`):
+
+    - ``output_schema``: the final answer's JSON Schema (a dict), or a
+      pydantic model class or dataclass type to derive it from; the parsed
+      answer is ``result.output`` (an instance of the class given). An answer
+      that does not match fails the run with :class:`OutputInvalidError`
+      after ``output_schema_retries`` re-asks;
+    - ``output_type``: the class to turn ``result.output`` into (its schema
+      is the output schema unless ``output_schema`` is given too);
+    - budgets ``max_turns``, ``max_tokens``, ``max_cost_usd``, ``timeout_ms``
+      (:class:`BudgetExceededError` when one runs out).
+    """
+
+    def __init__(
+        self,
+        native: _native.Thread,
+        dispatcher: Optional[Dispatcher],
+        output: Optional[OutputSpec] = None,
+    ) -> None:
         self._native = native
         self._dispatcher = dispatcher
+        # The agent's output schema, when it came from a Python type.
+        self._output = output
         self._bound_loop: Optional[asyncio.AbstractEventLoop] = None
 
     @property
@@ -343,52 +419,191 @@ class Thread:
         if self._dispatcher is not None:
             self._dispatcher.bind(self.id, loop)
 
-    def _start(self, input: Input, loop: Optional[asyncio.AbstractEventLoop]) -> StreamedRun:
+    def _start(
+        self,
+        input: Input,
+        loop: Optional[asyncio.AbstractEventLoop],
+        options: Dict[str, Any],
+    ) -> StreamedRun:
+        spec = output_spec(options.pop("output_schema"), options.pop("output_type"))
+        run_options = {k: v for k, v in options.items() if v is not None}
+        if spec is not None:
+            run_options["output_schema"] = spec.schema
+        else:
+            spec = self._output
+        native_input = _input(input)
         self._bind(loop)
-        return StreamedRun(self._native.run_streamed(_input(input)), self)
+        native = self._native.run_streamed(native_input, run_options or None)
+        return StreamedRun(native, self, spec)
 
-    def run_streamed(self, input: Input) -> StreamedRun:
+    def run_streamed(
+        self,
+        input: Input,
+        *,
+        output_schema: Optional[OutputSchema] = None,
+        output_type: Optional[type] = None,
+        output_schema_retries: Optional[int] = None,
+        max_turns: Optional[int] = None,
+        max_tokens: Optional[int] = None,
+        max_cost_usd: Optional[float] = None,
+        timeout_ms: Optional[int] = None,
+    ) -> StreamedRun:
         """Start a turn and return it, to iterate for events. The turn runs
         from now on, whether or not it is iterated."""
-        return self._start(input, _running_loop())
+        return self._start(
+            input,
+            _running_loop(),
+            {
+                "output_schema": output_schema,
+                "output_type": output_type,
+                "output_schema_retries": output_schema_retries,
+                "max_turns": max_turns,
+                "max_tokens": max_tokens,
+                "max_cost_usd": max_cost_usd,
+                "timeout_ms": timeout_ms,
+            },
+        )
 
-    def run(self, input: Input) -> RunResult:
+    def run(
+        self,
+        input: Input,
+        *,
+        output_schema: Optional[OutputSchema] = None,
+        output_type: Optional[type] = None,
+        output_schema_retries: Optional[int] = None,
+        max_turns: Optional[int] = None,
+        max_tokens: Optional[int] = None,
+        max_cost_usd: Optional[float] = None,
+        timeout_ms: Optional[int] = None,
+    ) -> RunResult:
         """Run one turn to its end. Blocks with the GIL released; Ctrl-C
         interrupts the turn and raises KeyboardInterrupt."""
-        return self._start(input, None).result()
+        return self._start(
+            input,
+            None,
+            {
+                "output_schema": output_schema,
+                "output_type": output_type,
+                "output_schema_retries": output_schema_retries,
+                "max_turns": max_turns,
+                "max_tokens": max_tokens,
+                "max_cost_usd": max_cost_usd,
+                "timeout_ms": timeout_ms,
+            },
+        ).result()
 
-    async def run_async(self, input: Input) -> RunResult:
+    async def run_async(
+        self,
+        input: Input,
+        *,
+        output_schema: Optional[OutputSchema] = None,
+        output_type: Optional[type] = None,
+        output_schema_retries: Optional[int] = None,
+        max_turns: Optional[int] = None,
+        max_tokens: Optional[int] = None,
+        max_cost_usd: Optional[float] = None,
+        timeout_ms: Optional[int] = None,
+    ) -> RunResult:
         """Run one turn to its end without blocking the event loop.
         Cancelling the awaiting task interrupts the turn."""
         import asyncio
 
-        return await self._start(input, asyncio.get_running_loop()).result_async()
+        run = self._start(
+            input,
+            asyncio.get_running_loop(),
+            {
+                "output_schema": output_schema,
+                "output_type": output_type,
+                "output_schema_retries": output_schema_retries,
+                "max_turns": max_turns,
+                "max_tokens": max_tokens,
+                "max_cost_usd": max_cost_usd,
+                "timeout_ms": timeout_ms,
+            },
+        )
+        return await run.result_async()
 
     def interrupt(self) -> None:
         """Interrupt the running turn, if any (from any thread or callback)."""
         self._native.interrupt()
+
+    def steer(self, input: Input) -> None:
+        """Add input to the running turn: the model gets it with the turn's
+        next request. Safe from any thread and from a callback; raises
+        :class:`NoActiveTurnError` when no turn runs (nothing is dropped
+        silently)."""
+        self._native.steer(_input(input))
+
+    def compact(self) -> Compaction:
+        """Compact the history now: the model summarizes the conversation,
+        which is then replaced by the summary and the recent user messages.
+        Raises :class:`BusyError` while a turn runs."""
+        compaction: Compaction = self._native.compact()  # type: ignore[assignment]
+        return compaction
+
+    async def compact_async(self) -> Compaction:
+        """:meth:`compact` for asyncio."""
+        compaction: Compaction = await _native_future(self._native.compact_async)
+        return compaction
 
 
 def _path(value: Optional[PathLike]) -> Optional[str]:
     return None if value is None else os.fspath(value)
 
 
+def _mcp_server(config: McpServerConfig) -> Dict[str, Any]:
+    server: Dict[str, Any] = dict(config)
+    if server.get("cwd") is not None:
+        server["cwd"] = os.fspath(server["cwd"])
+    return server
+
+
+def _handler(name: str, handler: Any, callbacks: Dict[str, HookCallback]) -> HookHandlerSpec:
+    if callable(handler):
+        callback_id = f"{name}#{len(callbacks)}"
+        callbacks[callback_id] = handler
+        return {"type": "callback", "id": callback_id}
+    if isinstance(handler, Mapping):
+        # A command handler (or any handler spec): the core checks it.
+        spec: HookHandlerSpec = dict(handler)  # type: ignore[assignment]
+        return spec
+    raise ConfigError(
+        f"the {name} hook {handler!r} is neither callable nor a handler dict "
+        '({"type": "command", "command": ...})',
+        code="config",
+    )
+
+
 def _hooks(
-    hooks: Optional[Mapping[HookName, Union[HookCallback, Sequence[HookCallback]]]],
-) -> Dict[str, List[HookCallback]]:
-    out: Dict[str, List[HookCallback]] = {}
-    for name, handlers in (hooks or {}).items():
+    hooks: Optional[Hooks],
+) -> tuple[Dict[str, List[HookMatcherGroup]], Dict[str, HookCallback]]:
+    """The ``hooks`` option as the core reads it, each Python callback a
+    ``{"type": "callback", "id"}`` handler, and the callbacks by id."""
+    config: Dict[str, List[HookMatcherGroup]] = {}
+    callbacks: Dict[str, HookCallback] = {}
+    for name, entries in (hooks or {}).items():
         if name not in HOOK_NAMES:
             raise ConfigError(
                 f"unknown hook {name!r}; the hooks are {', '.join(HOOK_NAMES)}", code="config"
             )
-        listed = [handlers] if callable(handlers) else list(handlers)
-        for handler in listed:
-            if not callable(handler):
-                raise ConfigError(f"the {name} hook {handler!r} is not callable", code="config")
-        if listed:
-            out[name] = listed
-    return out
+        listed: Sequence[Any] = [entries] if callable(entries) else list(entries)
+        groups: List[HookMatcherGroup] = []
+        for entry in listed:
+            if isinstance(entry, HookMatcher):
+                matcher, handlers = entry.matcher, list(entry.hooks)
+            elif isinstance(entry, Mapping) and "hooks" in entry:
+                matcher, handlers = entry.get("matcher"), list(entry["hooks"])
+            else:
+                matcher, handlers = None, [entry]
+            groups.append(
+                {
+                    "matcher": matcher or "",
+                    "hooks": [_handler(name, h, callbacks) for h in handlers],
+                }
+            )
+        if groups:
+            config[name] = groups
+    return config, callbacks
 
 
 class Agent:
@@ -402,12 +617,25 @@ class Agent:
     - ``can_use_tool(request)``: decides approvals (under ``approval_policy``
       ``"untrusted"`` or ``"on-request"``); returns ``True``/``False`` or an
       :data:`ApprovalDecision`; sync or async. Without it, approvals are denied;
-    - ``hooks``: ``{"PreToolUse": fn, "Stop": [fn1, fn2], ...}``; each
-      ``fn(event)`` returns ``None`` or a :class:`HookOutcome` (allow, deny,
-      change the tool input, add context); sync or async.
+    - ``hooks``: ``{"PreToolUse": fn, "Stop": [fn1, fn2], ...}``, or in the
+      Claude Agent SDK shape ``{"PreToolUse": [HookMatcher(matcher="Bash",
+      hooks=[fn1, fn2])]}``; each ``fn(event)`` returns ``None`` or a
+      :class:`HookOutcome` (allow, deny, ask, change the tool input, add
+      context, stop the turn); sync or async. Command hooks
+      (``{"type": "command", "command": "..."}``) go in the same lists. The
+      core runs an event's hooks in order (after those of the config files);
+      a deny or a stop skips the rest, and a changed input is what the next
+      hook sees.
 
     An exception in ``can_use_tool`` or a hook fails the turn with
     :class:`HostCallbackError`; one in a tool becomes the tool's error result.
+
+    ``output_schema`` may be a pydantic model class or a dataclass type as
+    well as a JSON Schema dict; runs then return ``result.output`` as an
+    instance of it. ``sandbox`` and ``approval_policy`` left ``None`` take
+    the config files' value, else the default. Tests and embeddings that
+    must not read the machine's ``~/.codeloop`` set ``codeloop_home`` (or
+    ``load_config_files=False``).
     """
 
     def __init__(
@@ -437,19 +665,39 @@ class Agent:
         disallowed_tools: Optional[Sequence[str]] = None,
         shell_tool: Optional[ShellToolKind] = None,
         file_tools: Optional[bool] = None,
-        output_schema: Optional[Mapping[str, Any]] = None,
+        output_schema: Optional[OutputSchema] = None,
+        output_schema_retries: Optional[int] = None,
         reasoning_effort: Optional[ReasoningEffort] = None,
         reasoning_summary: Optional[ReasoningSummaryMode] = None,
         max_turns: Optional[int] = None,
+        max_tokens: Optional[int] = None,
+        max_cost_usd: Optional[float] = None,
+        timeout_ms: Optional[int] = None,
+        model_prices: Optional[Mapping[str, ModelPrice]] = None,
+        model_context_window: Optional[int] = None,
+        auto_compact_token_limit: Optional[int] = None,
+        auto_compact: Optional[bool] = None,
         command_timeout_ms: Optional[int] = None,
         session_dir: Optional[PathLike] = None,
         ephemeral: Optional[bool] = None,
         shell_environment_policy: Optional[EnvPolicy] = None,
+        mcp_servers: Optional[Mapping[str, McpServerConfig]] = None,
+        config_overrides: Optional[Mapping[str, Any]] = None,
+        load_config_files: Optional[bool] = None,
+        codeloop_home: Optional[PathLike] = None,
+        trust_project: Optional[bool] = None,
+        project_docs: Optional[bool] = None,
+        project_doc_max_bytes: Optional[int] = None,
+        instruction_files: Optional[Sequence[PathLike]] = None,
+        skills: Optional[bool] = None,
+        skill_roots: Optional[Sequence[PathLike]] = None,
         tools: Optional[Sequence[Union[Tool, Callable[..., Any]]]] = None,
         can_use_tool: Optional[CanUseTool] = None,
-        hooks: Optional[Mapping[HookName, Union[HookCallback, Sequence[HookCallback]]]] = None,
+        hooks: Optional[Hooks] = None,
     ) -> None:
         host_tools = [as_tool(t) for t in tools or ()]
+        self._output = output_spec(output_schema)
+        hook_config, hook_callbacks = _hooks(hooks)
         options: Dict[str, Any] = {
             "model": model,
             "provider": provider,
@@ -478,27 +726,51 @@ class Agent:
             "shell_tool": shell_tool,
             "file_tools": file_tools,
             "host_tools": [t.spec() for t in host_tools] or None,
-            "output_schema": dict(output_schema) if output_schema is not None else None,
+            "output_schema": self._output.schema if self._output is not None else None,
+            "output_schema_retries": output_schema_retries,
             "reasoning_effort": reasoning_effort,
             "reasoning_summary": reasoning_summary,
             "max_turns": max_turns,
+            "max_tokens": max_tokens,
+            "max_cost_usd": max_cost_usd,
+            "timeout_ms": timeout_ms,
+            "model_prices": (
+                {k: dict(v) for k, v in model_prices.items()} if model_prices is not None else None
+            ),
+            "model_context_window": model_context_window,
+            "auto_compact_token_limit": auto_compact_token_limit,
+            "auto_compact": auto_compact,
             "command_timeout_ms": command_timeout_ms,
             "session_dir": _path(session_dir),
             "ephemeral": ephemeral,
             "shell_environment_policy": (
                 dict(shell_environment_policy) if shell_environment_policy is not None else None
             ),
+            "mcp_servers": (
+                {k: _mcp_server(v) for k, v in mcp_servers.items()}
+                if mcp_servers is not None
+                else None
+            ),
+            "config_overrides": dict(config_overrides) if config_overrides is not None else None,
+            "load_config_files": load_config_files,
+            "codeloop_home": _path(codeloop_home),
+            "trust_project": trust_project,
+            "project_docs": project_docs,
+            "project_doc_max_bytes": project_doc_max_bytes,
+            "instruction_files": (
+                [os.fspath(p) for p in instruction_files] if instruction_files is not None else None
+            ),
+            "skills": skills,
+            "skill_roots": [os.fspath(p) for p in skill_roots] if skill_roots is not None else None,
+            "hooks": hook_config or None,
         }
         options = {k: v for k, v in options.items() if v is not None}
         if can_use_tool is not None and not callable(can_use_tool):
             raise ConfigError("can_use_tool must be callable", code="config")
-        hook_map = _hooks(hooks)
         self._dispatcher: Optional[Dispatcher] = None
-        if host_tools or can_use_tool is not None or hook_map:
-            self._dispatcher = Dispatcher(host_tools, can_use_tool, hook_map)
-        self._native = _native.Agent(
-            options, self._dispatcher, sorted(hook_map), can_use_tool is not None
-        )
+        if host_tools or can_use_tool is not None or hook_callbacks:
+            self._dispatcher = Dispatcher(host_tools, can_use_tool, hook_callbacks)
+        self._native = _native.Agent(options, self._dispatcher, can_use_tool is not None)
 
     @property
     def cwd(self) -> str:
@@ -514,14 +786,29 @@ class Agent:
         """The options as the core read them (``AgentOptions``; key redacted)."""
         return self._native.options()
 
+    @property
+    def config_warnings(self) -> List[str]:
+        """What was wrong in the config files without stopping the agent
+        (each also arrives as an ``error`` event when a thread starts)."""
+        return self._native.config_warnings()
+
     def start_thread(self) -> Thread:
         """A new, empty conversation."""
-        return Thread(self._native.start_thread(), self._dispatcher)
+        return Thread(self._native.start_thread(), self._dispatcher, self._output)
 
     def resume_thread(self, thread_id: str) -> Thread:
         """Continue conversation ``thread_id`` from its rollout file (under
         ``session_dir``), with its whole history."""
-        return Thread(self._native.resume_thread(thread_id), self._dispatcher)
+        return Thread(self._native.resume_thread(thread_id), self._dispatcher, self._output)
+
+    def fork_thread(self, thread_id: str, at_turn: Optional[int] = None) -> Thread:
+        """A new conversation (new id, new rollout file) starting from thread
+        ``thread_id``'s history: all of it, or through the end of turn
+        ``at_turn`` (counting from 1). The source is only read. Raises
+        :class:`ConfigError` for an unknown id, a turn out of range, or an
+        ``ephemeral`` agent."""
+        native = self._native.fork_thread(thread_id, at_turn)
+        return Thread(native, self._dispatcher, self._output)
 
     def __repr__(self) -> str:
         return f"<codeloop.Agent model={self.model!r} cwd={self.cwd!r}>"

@@ -18,7 +18,7 @@ A failed turn keeps its items and the thread can run again.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import List, Optional
 
 __all__ = [
     "APIError",
@@ -33,6 +33,8 @@ __all__ = [
     "InternalError",
     "LocalIOError",
     "ModelError",
+    "NoActiveTurnError",
+    "OutputInvalidError",
     "PatchError",
     "QuotaExceededError",
     "ReplayError",
@@ -111,9 +113,32 @@ class TurnInterrupted(CodeloopError):
 
 
 class BudgetExceededError(CodeloopError):
-    """A budget (``max_turns``, tokens, cost, wall time) ran out."""
+    """A budget (``max_turns``, ``max_tokens``, ``max_cost_usd``,
+    ``timeout_ms``) ran out. The items so far are kept and the thread can
+    run again (or be resumed)."""
 
     code = "budget_exceeded"
+
+
+class OutputInvalidError(CodeloopError, ValueError):
+    """The final answer did not match the output schema (or was not JSON),
+    after every re-ask (``output_schema_retries``). The answer itself is the
+    turn's last ``agent_message``."""
+
+    code = "output_invalid"
+
+    def __init__(
+        self, message: str = "", *, code: Optional[str] = None, errors: Optional[List[str]] = None
+    ) -> None:
+        super().__init__(message, code=code)
+        #: The validation messages (``"at /answer: 5 is not of type 'string'"``).
+        self.errors: List[str] = list(errors or ())
+
+
+class NoActiveTurnError(CodeloopError, RuntimeError):
+    """``thread.steer()`` was called while no turn runs: start a run instead."""
+
+    code = "no_active_turn"
 
 
 class SandboxError(CodeloopError):

@@ -28,7 +28,11 @@ __all__ = [
     "ApprovalRequest",
     "CommandApprovalRequest",
     "CommandExecutionItem",
+    "CallbackHookHandler",
+    "CommandHookHandler",
     "CommandStatus",
+    "Compaction",
+    "CompactionTrigger",
     "DeltaKind",
     "EnvInherit",
     "EnvPolicy",
@@ -40,6 +44,8 @@ __all__ = [
     "FileUpdateChange",
     "HookDecision",
     "HookEvent",
+    "HookHandlerSpec",
+    "HookMatcherGroup",
     "HookName",
     "HookOutcome",
     "HostToolCall",
@@ -50,8 +56,10 @@ __all__ = [
     "ItemStartedEvent",
     "ItemUpdatedEvent",
     "LocalImageInput",
+    "McpServerConfig",
     "McpToolCallItem",
     "McpToolCallResult",
+    "ModelPrice",
     "PatchChangeKind",
     "PatchStatus",
     "PostToolUseHookEvent",
@@ -59,11 +67,13 @@ __all__ = [
     "ReasoningEffort",
     "ReasoningItem",
     "ReasoningSummaryMode",
+    "RunOptions",
     "SandboxMode",
     "SessionStartHookEvent",
     "ShellToolKind",
     "StopHookEvent",
     "TextInput",
+    "ThreadCompactedEvent",
     "ThreadError",
     "ThreadEvent",
     "ThreadItem",
@@ -113,6 +123,106 @@ class HostToolSpec(_HostToolSpecRequired, total=False):
 
     description: str
     parameters: Dict[str, Any]
+
+
+class McpServerConfig(TypedDict, total=False):
+    """One MCP server (``mcp_servers={"name": {...}}``): a command run over
+    stdio (``command``, ``args``, ``env``, ``env_vars``, ``cwd``) or a
+    streamable HTTP endpoint (``url``, ``bearer_token_env_var``,
+    ``http_headers``, ``env_http_headers``). Its tools are offered to the
+    model as ``mcp__<server>__<tool>``; each call is an ``mcp_tool_call`` item.
+    """
+
+    #: stdio: the program to run (looked up on ``PATH``).
+    command: Optional[str]
+    args: List[str]
+    #: stdio: variables to set; the server otherwise gets a minimal environment.
+    env: Dict[str, str]
+    #: stdio: names of this process's variables passed through as they are.
+    env_vars: List[str]
+    #: stdio: working directory (relative to the agent's cwd).
+    cwd: Optional[str]
+    #: streamable HTTP: the endpoint URL.
+    url: Optional[str]
+    #: streamable HTTP: the variable holding a bearer token.
+    bearer_token_env_var: Optional[str]
+    http_headers: Dict[str, str]
+    #: streamable HTTP: header -> name of the variable holding its value.
+    env_http_headers: Dict[str, str]
+    #: Start this server (default True).
+    enabled: bool
+    #: A server that fails to start fails the run (``ConfigError``) instead
+    #: of being left out with an ``error`` event.
+    required: bool
+    #: Seconds to start and list tools (default 10).
+    startup_timeout_sec: Optional[float]
+    #: Seconds one tool call may take (default 60).
+    tool_timeout_sec: Optional[float]
+    #: Offer only these tools of the server (their MCP names).
+    enabled_tools: Optional[List[str]]
+    #: Never offer these tools (applied after ``enabled_tools``).
+    disabled_tools: List[str]
+
+
+class _ModelPriceRequired(TypedDict):
+    input: float
+    output: float
+
+
+class ModelPrice(_ModelPriceRequired, total=False):
+    """A model's price in USD per 1M tokens (``model_prices``)."""
+
+    #: Cached input tokens; default: the ``input`` price.
+    cached_input: Optional[float]
+
+
+class RunOptions(TypedDict, total=False):
+    """Options of one run, over the agent's (the keyword arguments of
+    ``Thread.run``); unset keys take the agent's value."""
+
+    #: JSON Schema of this run's final answer.
+    output_schema: Any
+    output_schema_retries: Optional[int]
+    max_turns: Optional[int]
+    max_tokens: Optional[int]
+    max_cost_usd: Optional[float]
+    timeout_ms: Optional[int]
+
+
+class _CommandHookHandlerRequired(TypedDict):
+    type: Literal["command"]
+    command: str
+
+
+class CommandHookHandler(_CommandHookHandlerRequired, total=False):
+    """A shell command (``bash -c``) given the hook event as JSON on stdin;
+    its decision is read from stdout / the exit code as Claude Code and
+    Codex define them."""
+
+    #: Seconds before the command is killed (default 60).
+    timeout: Optional[int]
+
+
+class CallbackHookHandler(TypedDict):
+    """A callback of the embedding program, asked by id. The package
+    registers one for each Python hook function; rarely written by hand."""
+
+    type: Literal["callback"]
+    id: str
+
+
+HookHandlerSpec = Union[CommandHookHandler, CallbackHookHandler]
+
+
+class HookMatcherGroup(TypedDict, total=False):
+    """The handlers of one hook event whose ``matcher`` matches, in the
+    shape of Claude Code's ``settings.json`` and Codex's ``hooks.json``."""
+
+    #: PreToolUse / PostToolUse: a regular expression matched against the
+    #: whole tool name (``Bash``, ``apply_patch``, ``mcp__s__t``);
+    #: SessionStart: against the source. Empty or ``*``: everything.
+    matcher: str
+    hooks: List[HookHandlerSpec]
 
 
 # ------------------------------------------------------------------ input
@@ -285,6 +395,8 @@ ErrorCode = Literal[
     "config",
     "host",
     "busy",
+    "output_invalid",
+    "no_active_turn",
     "io",
     "internal",
 ]
@@ -363,6 +475,27 @@ class ErrorEvent(TypedDict):
     message: str
 
 
+CompactionTrigger = Literal["auto", "manual"]
+
+
+class Compaction(TypedDict):
+    """What a compaction did (``thread.compact()``, ``thread.compacted``)."""
+
+    #: ``auto`` (the context reached ``auto_compact_token_limit``) or ``manual``.
+    trigger: CompactionTrigger
+    #: The context size before, in tokens (0 when no request was made yet).
+    tokens_before: int
+    items_before: int
+    items_after: int
+
+
+class ThreadCompactedEvent(Compaction):
+    """The history was replaced by a summary and the recent user messages
+    (codeloop addition)."""
+
+    type: Literal["thread.compacted"]
+
+
 ThreadEvent = Union[
     ThreadStartedEvent,
     TurnStartedEvent,
@@ -373,6 +506,7 @@ ThreadEvent = Union[
     ItemCompletedEvent,
     ItemDeltaEvent,
     ErrorEvent,
+    ThreadCompactedEvent,
 ]
 
 # ---------------------------------------------------------- host requests
@@ -425,7 +559,7 @@ ApprovalRequest = Union[CommandApprovalRequest, FileChangeApprovalRequest, ToolA
 ApprovalDecision = Literal["approve", "approve_for_session", "deny", "abort"]
 
 HookName = Literal["SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "Stop"]
-HookDecision = Literal["continue", "allow", "deny"]
+HookDecision = Literal["continue", "allow", "deny", "ask"]
 
 
 class SessionStartHookEvent(TypedDict):
@@ -482,14 +616,22 @@ class HookOutcome(TypedDict, total=False):
 
     ``decision``: ``"deny"`` blocks the tool call (PreToolUse), the prompt
     (UserPromptSubmit) or the stop (Stop: the agent keeps working), with
-    ``reason`` shown to the model. ``updated_input`` replaces a tool's input
-    (PreToolUse). ``additional_context`` is added to the conversation.
+    ``reason`` shown to the model; ``"ask"`` (PreToolUse) asks
+    ``can_use_tool`` first. ``updated_input`` replaces a tool's input
+    (PreToolUse) for the hooks after this one too. ``additional_context`` is
+    added to the conversation. ``stop`` ends the turn after this hook (Claude
+    Code's ``continue: false``), ``stop_reason`` saying why;
+    ``system_message`` is shown as an ``error`` event. A deny or a stop
+    skips the hooks after this one.
     """
 
     decision: HookDecision
     reason: Optional[str]
     updated_input: Any
     additional_context: Optional[str]
+    stop: bool
+    stop_reason: Optional[str]
+    system_message: Optional[str]
 
 
 class AppliedPatch(TypedDict):

@@ -3,6 +3,7 @@ test) and agents pointed at it, working in a fresh temporary directory."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -10,6 +11,19 @@ import pytest
 from mockmodel import MockModel
 
 import codeloop
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _empty_codeloop_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Agents made without ``codeloop_home`` (and child processes) read an
+    empty home too, never the machine's ~/.codeloop."""
+    previous = os.environ.get("CODELOOP_HOME")
+    os.environ["CODELOOP_HOME"] = str(tmp_path_factory.mktemp("codeloop-home"))
+    yield
+    if previous is None:
+        del os.environ["CODELOOP_HOME"]
+    else:
+        os.environ["CODELOOP_HOME"] = previous
 
 
 @pytest.fixture(scope="session")
@@ -36,9 +50,18 @@ AgentFactory = Callable[..., codeloop.Agent]
 
 
 @pytest.fixture
-def make_agent(mock: MockModel, workdir: Path) -> AgentFactory:
+def home(tmp_path: Path) -> Path:
+    """An empty codeloop home, so no test reads the machine's ~/.codeloop."""
+    path = tmp_path / "codeloop-home"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def make_agent(mock: MockModel, workdir: Path, home: Path) -> AgentFactory:
     """``make_agent(**options)``: an agent on the mock model, in ``workdir``,
-    keeping no sessions, failing fast (no retries) unless told otherwise."""
+    with an empty codeloop home, keeping no sessions, failing fast (no
+    retries) unless told otherwise."""
 
     def make(**options: Any) -> codeloop.Agent:
         settings: dict[str, Any] = {
@@ -46,6 +69,7 @@ def make_agent(mock: MockModel, workdir: Path) -> AgentFactory:
             "base_url": mock.base_url,
             "api_key": "test-key",
             "cwd": workdir,
+            "codeloop_home": home,
             "ephemeral": True,
             "request_max_retries": 0,
             "stream_max_retries": 0,

@@ -217,9 +217,9 @@ def test_an_invalid_callback_answer_is_a_clear_error(
         approval_policy="untrusted",
         can_use_tool=lambda request: "maybe",
     )
-    with pytest.raises(codeloop.HostCallbackError, match="'maybe'") as info:
+    # The core reads the answer and names the callback.
+    with pytest.raises(codeloop.HostCallbackError, match='can_use_tool answered "maybe"'):
         agent.start_thread().run("go")
-    assert isinstance(info.value.__cause__, TypeError)
 
     mock.reset()
     mock.push(text_turn("x"))

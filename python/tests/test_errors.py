@@ -37,6 +37,8 @@ EXPECTED: Dict[str, Type[codeloop.CodeloopError]] = {
     "config": codeloop.ConfigError,
     "host": codeloop.HostCallbackError,
     "busy": codeloop.BusyError,
+    "output_invalid": codeloop.OutputInvalidError,
+    "no_active_turn": codeloop.NoActiveTurnError,
     "io": codeloop.LocalIOError,
     "internal": codeloop.InternalError,
 }
@@ -54,13 +56,17 @@ def test_every_core_error_code_has_its_exception_class() -> None:
         assert type(error) is cls, code
         assert isinstance(error, codeloop.CodeloopError)
         assert error.code == cls.code == code
-        if code not in ("interrupted", "busy"):  # these carry a fixed message
+        if code not in ("interrupted", "busy", "no_active_turn"):  # fixed messages
             assert "something went wrong" in str(error)
     model_errors = {"model_api", "unauthorized", "context_window_exceeded", "quota_exceeded"}
     for code in model_errors | {"stream", "replay"}:
         assert issubclass(EXPECTED[code], codeloop.ModelError)
     assert not issubclass(codeloop.TurnInterrupted, InterruptedError)
     assert issubclass(codeloop.ConfigError, ValueError)
+    # The validation messages survive a trip through a turn.failed event.
+    invalid = _native.exception_for_code("output_invalid", "at /a: 1 is not a string; at /b: x")
+    assert isinstance(invalid, codeloop.OutputInvalidError)
+    assert invalid.errors == ["at /a: 1 is not a string", "at /b: x"]
 
 
 @pytest.mark.parametrize(
@@ -89,8 +95,9 @@ def test_model_failures_map_to_model_errors(
     text: str,
 ) -> None:
     mock.push(reply)
+    # Without auto_compact=False a full context is compacted and asked again.
     with pytest.raises(cls, match=text) as info:
-        make_agent().start_thread().run("hi")
+        make_agent(auto_compact=False).start_thread().run("hi")
     assert isinstance(info.value, codeloop.ModelError)
     if cls is codeloop.APIError:
         assert info.value.status == 404  # type: ignore[attr-defined]

@@ -45,3 +45,10 @@ def test_many_agents_asyncio(tmp_path: Path) -> None:
     assert len(reports) == 5
     assert all("ran 1 command(s): The suite fails" in line for line in reports)
     assert lines[-1].startswith("5 agents, ")
+
+
+def test_structured_review(tmp_path: Path) -> None:
+    lines = run_example("structured_review.py", cwd=tmp_path)
+    assert lines[0] == "hook: about to run 'python3 -m unittest'"
+    assert "verdict: fail" in lines
+    assert lines[-1].startswith("failing: test_stats.StatsTest.test_median_even: ")

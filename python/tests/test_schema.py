@@ -36,6 +36,7 @@ ENUMS = {
     "HookDecision": t.HookDecision,
     "ApprovalDecision": t.ApprovalDecision,
     "ErrorCode": t.ErrorCode,
+    "CompactionTrigger": t.CompactionTrigger,
 }
 
 # TypedDicts of codeloop.types that mirror one object definition.
@@ -50,6 +51,11 @@ OBJECTS = {
     "HostToolSpec": t.HostToolSpec,
     "HookOutcome": t.HookOutcome,
     "EnvPolicy": t.EnvPolicy,
+    "McpServerConfig": t.McpServerConfig,
+    "ModelPrice": t.ModelPrice,
+    "RunOptions": t.RunOptions,
+    "HookMatcherGroup": t.HookMatcherGroup,
+    "Compaction": t.Compaction,
 }
 
 # Unions of codeloop.types that mirror a tagged definition, and their tag.
@@ -58,6 +64,7 @@ UNIONS = {
     "ThreadItem": (t.ThreadItem, "type"),
     "HookEvent": (t.HookEvent, "hook_event_name"),
     "ApprovalRequest": (t.ApprovalRequest, "kind"),
+    "HookHandlerSpec": (t.HookHandlerSpec, "type"),
 }
 
 
@@ -84,13 +91,22 @@ def variants(definition: Dict[str, Any]) -> List[Dict[str, Any]]:
         return [definition]
     shared_props = definition.get("properties", {})
     shared_required = definition.get("required", [])
-    return [
-        {
-            "properties": {**shared_props, **v.get("properties", {})},
-            "required": [*shared_required, *v.get("required", [])],
-        }
-        for v in definition["oneOf"]
-    ]
+    shapes = []
+    for v in definition["oneOf"]:
+        # A variant may take its fields from another definition
+        # (thread.compacted: a Compaction with a `type`).
+        ref = DEFS[v["$ref"].split("/")[-1]] if "$ref" in v else {}
+        shapes.append(
+            {
+                "properties": {
+                    **shared_props,
+                    **ref.get("properties", {}),
+                    **v.get("properties", {}),
+                },
+                "required": [*shared_required, *ref.get("required", []), *v.get("required", [])],
+            }
+        )
+    return shapes
 
 
 def strip_optional(hint: Any) -> tuple[Any, bool]:
@@ -186,6 +202,15 @@ def test_agent_keywords_are_the_agent_options() -> None:
     # host_tools is given as Python functions (tools=); the rest are callbacks.
     assert keywords == (options - {"host_tools"}) | {"tools", "can_use_tool", "hooks"}
     assert all(parameters[p].kind is inspect.Parameter.KEYWORD_ONLY for p in keywords)
+    assert all(parameters[p].default is None for p in keywords)
+
+
+@pytest.mark.parametrize("method", ["run", "run_async", "run_streamed"])
+def test_run_keywords_are_the_run_options(method: str) -> None:
+    parameters = inspect.signature(getattr(codeloop.Thread, method)).parameters
+    keywords = {p for p, v in parameters.items() if v.kind is inspect.Parameter.KEYWORD_ONLY}
+    # output_type: the Python class the output is returned as.
+    assert keywords == set(DEFS["RunOptions"]["properties"]) | {"output_type"}
     assert all(parameters[p].default is None for p in keywords)
 
 

@@ -2,7 +2,6 @@
 //! of core's `AgentOptions` (the package builds it from keyword arguments);
 //! Python callables stay on the Python side behind one dispatcher object.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use codeloop_core::protocol::AgentOptions;
@@ -21,29 +20,23 @@ pub struct PyAgent {
 
 #[pymethods]
 impl PyAgent {
-    /// `options`: a dict following `AgentOptions` of the protocol schema.
+    /// `options`: a dict following `AgentOptions` of the protocol schema
+    /// (Python hooks in it as `{"type": "callback", "id"}` handlers).
     /// `dispatcher`: the object whose `dispatch(kind, payload, reply)`
-    /// answers host requests; `hooks` the hook names it handles;
+    /// answers host requests (hook requests carry their `callback_id`);
     /// `approvals` whether it decides approvals.
     #[new]
-    #[pyo3(signature = (options, dispatcher=None, hooks=Vec::new(), approvals=false))]
+    #[pyo3(signature = (options, dispatcher=None, approvals=false))]
     fn new(
         py: Python<'_>,
         options: &Bound<'_, PyAny>,
         dispatcher: Option<Py<PyAny>>,
-        hooks: Vec<String>,
         approvals: bool,
     ) -> PyResult<Self> {
         runtime::check_fork(py)?;
         let options: AgentOptions = serde_json::from_value(convert::from_py(options)?)
             .map_err(|e| errors::invalid(py, "invalid agent options", e))?;
-        let host = dispatcher.map(|d| {
-            Arc::new(PyHost::new(
-                d,
-                hooks.into_iter().collect::<HashSet<_>>(),
-                approvals,
-            ))
-        });
+        let host = dispatcher.map(|d| Arc::new(PyHost::new(d, approvals)));
         let as_host = host.clone().map(|h| h as Arc<dyn Host>);
         let inner = py
             .detach(move || match as_host {
@@ -64,6 +57,12 @@ impl PyAgent {
     #[getter]
     fn model(&self) -> &str {
         self.inner.model()
+    }
+
+    /// What was wrong in the configuration files but did not stop the agent
+    /// (also sent as `error` events when a thread starts).
+    fn config_warnings(&self) -> Vec<String> {
+        self.inner.config_warnings().to_vec()
     }
 
     /// The options as the core read them (the API key redacted).
@@ -88,6 +87,19 @@ impl PyAgent {
         let id = id.to_owned();
         let thread = py
             .detach(move || agent.resume_thread(&id))
+            .map_err(|e| errors::core_error(py, &e, None))?;
+        Ok(PyThread::new(thread, self.host.clone()))
+    }
+
+    /// A new thread starting from thread `id`'s history: all of it, or
+    /// through the end of turn `at_turn` (counting from 1).
+    #[pyo3(signature = (id, at_turn=None))]
+    fn fork_thread(&self, py: Python<'_>, id: &str, at_turn: Option<u64>) -> PyResult<PyThread> {
+        runtime::check_fork(py)?;
+        let agent = self.inner.clone();
+        let id = id.to_owned();
+        let thread = py
+            .detach(move || agent.fork_thread(&id, at_turn))
             .map_err(|e| errors::core_error(py, &e, None))?;
         Ok(PyThread::new(thread, self.host.clone()))
     }

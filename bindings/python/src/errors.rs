@@ -29,8 +29,8 @@ fn class_name(code: ErrorCode) -> &'static str {
         ErrorCode::Config => "ConfigError",
         ErrorCode::Host => "HostCallbackError",
         ErrorCode::Busy => "BusyError",
-        // Own classes come with the Python front of issue 8.
-        ErrorCode::OutputInvalid | ErrorCode::NoActiveTurn => "CodeloopError",
+        ErrorCode::OutputInvalid => "OutputInvalidError",
+        ErrorCode::NoActiveTurn => "NoActiveTurnError",
         ErrorCode::Io => "LocalIOError",
         ErrorCode::Internal => "InternalError",
     }
@@ -69,8 +69,14 @@ fn build(py: Python<'_>, class: &str, message: &str, code: &str) -> PyErr {
 pub fn core_error(py: Python<'_>, error: &Error, cause: Option<Py<PyAny>>) -> PyErr {
     let code = error.code();
     let err = build(py, class_name(code), &error.to_string(), &code_name(code));
-    if let Error::Api { status, .. } = error {
-        let _ = err.value(py).setattr("status", *status);
+    match error {
+        Error::Api { status, .. } => {
+            let _ = err.value(py).setattr("status", *status);
+        }
+        Error::OutputInvalid { errors } => {
+            let _ = err.value(py).setattr("errors", errors.clone());
+        }
+        _ => {}
     }
     if let Some(cause) = cause {
         err.set_cause(py, Some(PyErr::from_value(cause.into_bound(py))));

@@ -9,7 +9,7 @@
 //! function, or later from an asyncio loop for a coroutine — and the turn
 //! awaits that answer without holding any thread.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -45,9 +45,6 @@ impl Failures {
 
 pub struct PyHost {
     dispatcher: Arc<Py<PyAny>>,
-    /// Hook names with a Python handler; the others are answered here,
-    /// without touching the interpreter.
-    hooks: HashSet<String>,
     /// Whether `can_use_tool` was given; without it approvals are denied,
     /// as a headless core does.
     approvals: bool,
@@ -55,10 +52,9 @@ pub struct PyHost {
 }
 
 impl PyHost {
-    pub fn new(dispatcher: Py<PyAny>, hooks: HashSet<String>, approvals: bool) -> Self {
+    pub fn new(dispatcher: Py<PyAny>, approvals: bool) -> Self {
         PyHost {
             dispatcher: Arc::new(dispatcher),
-            hooks,
             approvals,
             failures: Arc::new(Failures::default()),
         }
@@ -125,8 +121,11 @@ impl JsonHost for PyHost {
         self.approvals
     }
 
-    fn handles_hook(&self, name: &str) -> bool {
-        self.hooks.contains(name)
+    /// Python hooks are `{"type": "callback", "id"}` handlers in the
+    /// `hooks` option: core chains them and asks for each by `callback_id`,
+    /// so the unnamed end-of-chain hook never needs to cross.
+    fn handles_hook(&self, _name: &str) -> bool {
+        false
     }
 
     async fn ask(&self, kind: HostRequestKind, thread_id: &str, payload: Value) -> Result<Value> {

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use codeloop_core::protocol::ThreadEvent;
+use codeloop_core::protocol::{RunOptions, ThreadEvent};
 use codeloop_core::{Error, Input, RunInterrupt, RunReader, RunResult, Thread};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -55,15 +55,28 @@ impl PyThread {
     }
 
     /// Start a turn. `input` is a string or a list of user inputs
-    /// (`{"type": "text", "text": ...}`, `{"type": "local_image", "path": ...}`).
-    fn run_streamed(&self, py: Python<'_>, input: &Bound<'_, PyAny>) -> PyResult<PyEventStream> {
+    /// (`{"type": "text", "text": ...}`, `{"type": "local_image", "path": ...}`);
+    /// `options` a dict following `RunOptions` (this run's budgets and
+    /// output schema, over the agent's).
+    #[pyo3(signature = (input, options=None))]
+    fn run_streamed(
+        &self,
+        py: Python<'_>,
+        input: &Bound<'_, PyAny>,
+        options: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyEventStream> {
         let input = input_of(py, input)?;
+        let options: RunOptions = match options {
+            Some(o) => serde_json::from_value(convert::from_py(o)?)
+                .map_err(|e| errors::invalid(py, "invalid run options", e))?,
+            None => RunOptions::default(),
+        };
         runtime::ensure(py)?;
         if let Some(host) = &self.host {
             // A failure left by an earlier turn is not this turn's cause.
             drop(host.failures().take(self.inner.id()));
         }
-        let stream = self.inner.run_streamed(input);
+        let stream = self.inner.run_streamed_with(input, options);
         let interrupter = stream.interrupter();
         Ok(PyEventStream {
             state: Arc::new(tokio::sync::Mutex::new(RunReader::new(
@@ -80,6 +93,48 @@ impl PyThread {
     /// `interrupted`). Safe from any thread, and from a callback.
     fn interrupt(&self) {
         self.inner.interrupt();
+    }
+
+    /// Add input to the running turn (taken at its next model request);
+    /// raises `NoActiveTurnError` when no turn runs. Safe from any thread.
+    fn steer(&self, py: Python<'_>, input: &Bound<'_, PyAny>) -> PyResult<()> {
+        let input = input_of(py, input)?;
+        self.inner
+            .steer(input)
+            .map_err(|e| errors::core_error(py, &e, None))
+    }
+
+    /// Compact the history now and return the `Compaction` as a dict.
+    /// Waits with the GIL released; Ctrl-C interrupts the compaction.
+    fn compact<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let rt = runtime::ensure(py)?;
+        let thread = self.inner.clone();
+        // On the runtime: the model request needs its reactor.
+        let task = rt.spawn(async move { thread.compact().await });
+        // Ctrl-C (a signal handler's exception) stops the compaction too.
+        let joined = runtime::wait(py, task).inspect_err(|_| self.inner.interrupt())?;
+        match joined {
+            Ok(Ok(compaction)) => convert::ser_to_py(py, &compaction),
+            Ok(Err(e)) => Err(errors::core_error(py, &e, None)),
+            Err(e) => Err(PyRuntimeError::new_err(format!(
+                "codeloop: the compaction task failed: {e}"
+            ))),
+        }
+    }
+
+    /// [`compact`] for asyncio: `callback(compaction, error)` is called
+    /// later from a codeloop thread.
+    fn compact_async(&self, py: Python<'_>, callback: Py<PyAny>) -> PyResult<()> {
+        let rt = runtime::ensure(py)?;
+        let thread = self.inner.clone();
+        rt.spawn(async move {
+            let outcome = thread.compact().await;
+            deliver(callback, move |py| match outcome {
+                Ok(compaction) => convert::ser_to_py(py, &compaction),
+                Err(e) => Err(errors::core_error(py, &e, None)),
+            });
+        });
+        Ok(())
     }
 }
 
@@ -118,6 +173,11 @@ fn result_to_py<'py>(py: Python<'py>, result: &RunResult) -> PyResult<Bound<'py,
     }
     dict.set_item("items", items)?;
     dict.set_item("usage", convert::ser_to_py(py, &result.usage)?)?;
+    let output = match &result.output {
+        Some(value) => convert::to_py(py, value)?,
+        None => py.None().into_bound(py),
+    };
+    dict.set_item("output", output)?;
     Ok(dict.into_any())
 }
 
@@ -211,7 +271,8 @@ impl PyEventStream {
     }
 
     /// Read the run to its end and return its result as a dict
-    /// (`thread_id`, `final_response`, `items`, `usage`), or raise its error.
+    /// (`thread_id`, `final_response`, `items`, `usage`, `output`), or raise
+    /// its error.
     fn finish<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let state = self.state.clone();
         let outcome = runtime::wait(py, async move {
