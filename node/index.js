@@ -36,6 +36,15 @@ class HostCallbackError extends CodeloopError {}
 class BusyError extends CodeloopError {}
 class LocalIOError extends CodeloopError {}
 class InternalError extends CodeloopError {}
+/** The final answer did not match the output schema; `errors` lists why. */
+class OutputInvalidError extends CodeloopError {
+  constructor(message, options = {}) {
+    super(message, { ...options, code: 'output_invalid' })
+    this.errors = options.errors ?? []
+  }
+}
+/** `thread.steer()` while no turn runs on the thread. */
+class NoActiveTurnError extends CodeloopError {}
 class PatchError extends CodeloopError {
   constructor(message, options = {}) {
     super(message, { ...options, code: 'patch' })
@@ -56,33 +65,52 @@ const ERROR_CLASSES = {
   config: ConfigError,
   host: HostCallbackError,
   busy: BusyError,
+  output_invalid: OutputInvalidError,
+  no_active_turn: NoActiveTurnError,
   io: LocalIOError,
   internal: InternalError,
 }
 
-/** `{code, message, status}` from the addon as its CodeloopError. */
+/** `{code, message, status, errors?}` from the addon as its CodeloopError. */
 function errorFrom(wire, cause) {
   const Class = ERROR_CLASSES[wire.code] ?? InternalError
-  return new Class(wire.message, { code: wire.code, status: wire.status ?? null, cause })
+  return new Class(wire.message, {
+    code: wire.code,
+    status: wire.status ?? null,
+    errors: wire.errors,
+    cause,
+  })
 }
 
 const NATIVE_ERROR_PREFIX = 'codeloop:'
+
+/** A core error thrown by the addon as its class; anything else as it is. */
+function nativeError(err) {
+  if (err instanceof Error && err.message.startsWith(NATIVE_ERROR_PREFIX)) {
+    try {
+      return errorFrom(JSON.parse(err.message.slice(NATIVE_ERROR_PREFIX.length)), undefined)
+    } catch {
+      return err
+    }
+  }
+  return err
+}
 
 /** Run a synchronous addon call, turning a core error into its class. */
 function callNative(fn) {
   try {
     return fn()
   } catch (err) {
-    if (err instanceof Error && err.message.startsWith(NATIVE_ERROR_PREFIX)) {
-      let wire
-      try {
-        wire = JSON.parse(err.message.slice(NATIVE_ERROR_PREFIX.length))
-      } catch {
-        throw err
-      }
-      throw errorFrom(wire, undefined)
-    }
-    throw err
+    throw nativeError(err)
+  }
+}
+
+/** Await an addon Promise, turning a core error into its class. */
+async function awaitNative(promise) {
+  try {
+    return await promise
+  } catch (err) {
+    throw nativeError(err)
   }
 }
 
@@ -152,8 +180,15 @@ function toolOutput(value) {
 // ------------------------------------------------------------------ options
 
 const HOOK_NAMES = ['SessionStart', 'UserPromptSubmit', 'PreToolUse', 'PostToolUse', 'Stop']
-const DECISIONS = ['approve', 'approve_for_session', 'deny', 'abort']
-const HOOK_DECISIONS = ['continue', 'allow', 'deny']
+const HOOK_OUTCOME_KEYS = [
+  'decision',
+  'reason',
+  'updated_input',
+  'additional_context',
+  'stop',
+  'stop_reason',
+  'system_message',
+]
 
 const snake = (name) => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
 
@@ -163,14 +198,39 @@ function snakeKeys(object) {
   return out
 }
 
-/** camelCase AgentOptions to the core's snake_case JSON. Map-like option
- * values (headers, query parameters, environment variables) keep their keys. */
-function coreOptions(options) {
-  const { tools, canUseTool, hooks, ...rest } = options
+/** Each value of a name → object map with its keys in snake_case; the names
+ * (servers, models) are kept as they are. */
+function snakeValues(map) {
+  const out = {}
+  for (const [name, value] of Object.entries(map)) {
+    out[name] = value && typeof value === 'object' && !Array.isArray(value) ? snakeKeys(value) : value
+  }
+  return out
+}
+
+/** A JSON Schema, or a Zod schema converted to one. */
+function jsonSchemaOf(schema) {
+  return isZodSchema(schema) ? zodToJsonSchema(schema) : schema
+}
+
+/**
+ * camelCase AgentOptions to the core's snake_case JSON. Only option names
+ * change case, one level deep, as in `shellEnvironmentPolicy`,
+ * `mcpServers.NAME` and `modelPrices.MODEL`: map-like values (headers,
+ * query parameters, environment variables, server and model names,
+ * `configOverrides` keys) keep their keys.
+ */
+function coreOptions(options, hooks) {
+  const { tools, canUseTool, hooks: _hooks, ...rest } = options
   const core = snakeKeys(rest)
   if (core.shell_environment_policy && typeof core.shell_environment_policy === 'object') {
     core.shell_environment_policy = snakeKeys(core.shell_environment_policy)
   }
+  for (const key of ['mcp_servers', 'model_prices']) {
+    if (core[key] && typeof core[key] === 'object') core[key] = snakeValues(core[key])
+  }
+  if (core.output_schema !== undefined) core.output_schema = jsonSchemaOf(core.output_schema)
+  if (Object.keys(hooks).length) core.hooks = hooks
   if (tools && tools.length) {
     core.host_tools = [
       ...(core.host_tools ?? []),
@@ -180,87 +240,91 @@ function coreOptions(options) {
   return core
 }
 
-function normalizeHooks(hooks) {
-  const out = {}
-  for (const [name, handlers] of Object.entries(hooks ?? {})) {
+/**
+ * The `hooks` option as core's hooks config, and its callbacks by id. An
+ * event takes a function, a list of functions, or matcher groups
+ * `{matcher, hooks: [fn | {type: 'command', command, timeout}]}` (a list may
+ * mix them; a bare function matches everything). Each function becomes a
+ * `{type: 'callback', id}` handler: core runs the chain in order and asks
+ * for each callback by its id.
+ */
+function hookConfig(hooks) {
+  const config = {}
+  const callbacks = new Map()
+  const handler = (value, id) => {
+    if (typeof value === 'function') {
+      callbacks.set(id, value)
+      return { type: 'callback', id }
+    }
+    if (value && typeof value === 'object' && !Array.isArray(value)) return value
+    throw new ConfigError(`hook ${id}: a handler is a function or {type: 'command', command}`, {
+      code: 'config',
+    })
+  }
+  for (const [name, entries] of Object.entries(hooks ?? {})) {
     if (!HOOK_NAMES.includes(name)) {
       throw new ConfigError(`unknown hook ${name}; hooks are ${HOOK_NAMES.join(', ')}`, {
         code: 'config',
       })
     }
-    const list = Array.isArray(handlers) ? handlers : [handlers]
-    if (!list.every((h) => typeof h === 'function')) {
-      throw new ConfigError(`hook ${name}: handlers must be functions`, { code: 'config' })
-    }
-    if (list.length) out[name] = list
+    const list = Array.isArray(entries) ? entries : [entries]
+    config[name] = list.map((entry, i) => {
+      if (typeof entry === 'function') return { matcher: '', hooks: [handler(entry, `${name}[${i}]`)] }
+      if (!entry || typeof entry !== 'object' || !Array.isArray(entry.hooks)) {
+        throw new ConfigError(
+          `hook ${name}[${i}]: expected a function or {matcher, hooks: [...]}`,
+          { code: 'config' },
+        )
+      }
+      return {
+        ...entry,
+        hooks: entry.hooks.map((h, j) => handler(h, `${name}[${i}].hooks[${j}]`)),
+      }
+    })
+    if (!config[name].length) delete config[name]
   }
-  return out
+  return { config, callbacks }
+}
+
+/** Per-run options (`thread.run(input, {...})`) as core's RunOptions JSON;
+ * null when there are none. */
+function runOptionsJson(options) {
+  const { signal, outputSchema, ...rest } = options
+  const core = snakeKeys(rest)
+  if (outputSchema !== undefined) core.output_schema = jsonSchemaOf(outputSchema)
+  for (const key of Object.keys(core)) if (core[key] === undefined) delete core[key]
+  return Object.keys(core).length ? JSON.stringify(core) : null
 }
 
 // ------------------------------------------------------------------ host requests
 
-function decision(value) {
-  if (value === true) return 'approve'
-  if (value === false) return 'deny'
-  if (typeof value === 'string' && DECISIONS.includes(value)) return value
-  if (value && typeof value === 'object' && DECISIONS.includes(value.behavior)) return value.behavior
-  throw new TypeError(
-    `canUseTool must return true, false or one of ${DECISIONS.join(', ')}; it returned ${JSON.stringify(value)}`,
-  )
+/** canUseTool's answer as core reads it: `true`/`false` or a decision name
+ * (core checks it, naming canUseTool). `{behavior}` is unwrapped. */
+function approvalAnswer(value) {
+  if (value && typeof value === 'object' && 'behavior' in value) return value.behavior
+  return value === undefined ? null : value
 }
 
-/** One handler's answer as a HookOutcome (camelCase keys accepted). */
+/** One hook callback's answer as core's HookOutcome (camelCase keys accepted). */
 function hookOutcome(name, value) {
   if (value === undefined || value === null) return {}
   if (typeof value !== 'object') {
     throw new TypeError(`the ${name} hook must return nothing or an object, not ${typeof value}`)
   }
   const outcome = snakeKeys(value)
-  const known = ['decision', 'reason', 'updated_input', 'additional_context']
-  const unknown = Object.keys(outcome).filter((k) => !known.includes(k))
+  const unknown = Object.keys(outcome).filter((k) => !HOOK_OUTCOME_KEYS.includes(k))
   if (unknown.length) {
     throw new TypeError(`the ${name} hook returned unknown key(s) ${unknown.join(', ')}`)
-  }
-  if (outcome.decision !== undefined && !HOOK_DECISIONS.includes(outcome.decision)) {
-    throw new TypeError(`the ${name} hook returned decision ${JSON.stringify(outcome.decision)}`)
   }
   return outcome
 }
 
-/** Run the handlers of one hook in order; a deny stops the rest. */
-async function runHooks(name, handlers, event) {
-  const total = {}
-  for (const handler of handlers) {
-    const outcome = hookOutcome(name, await handler(event))
-    if (outcome.additional_context) {
-      total.additional_context = total.additional_context
-        ? `${total.additional_context}\n${outcome.additional_context}`
-        : outcome.additional_context
-    }
-    if (outcome.updated_input != null) {
-      total.updated_input = outcome.updated_input
-      // The next handler sees the input as it now stands.
-      event = { ...event, tool_input: outcome.updated_input }
-    }
-    if (outcome.decision === 'deny') {
-      total.decision = 'deny'
-      total.reason = outcome.reason ?? null
-      break
-    }
-    if (outcome.decision === 'allow') {
-      total.decision = 'allow'
-      if (outcome.reason) total.reason = outcome.reason
-    }
-  }
-  return total
-}
-
 /** Answers the host requests of one agent; the addon calls `dispatch`. */
 class Dispatcher {
-  constructor(tools, canUseTool, hooks) {
+  constructor(tools, canUseTool, hookCallbacks) {
     this.tools = new Map(tools.map((t) => [t.name, t]))
     this.canUseTool = canUseTool
-    this.hooks = hooks
+    this.hookCallbacks = hookCallbacks
     // What a callback threw, per thread: the turn's error carries only a
     // message, so the thrown value waits here to become its `cause`.
     this.failures = new Map()
@@ -292,11 +356,14 @@ class Dispatcher {
     if (kind === 'tool') return this.callTool(payload)
     if (kind === 'approve') {
       if (!this.canUseTool) return 'deny'
-      return decision(await this.canUseTool(payload))
+      return approvalAnswer(await this.canUseTool(payload))
     }
     if (kind === 'hook') {
-      const name = payload.hook_event_name
-      return runHooks(name, this.hooks[name] ?? [], payload)
+      // The callback sees the hook event as the protocol defines it.
+      const { callback_id: id, ...event } = payload
+      const callback = this.hookCallbacks.get(id)
+      if (!callback) throw new Error(`no hook callback is registered as ${JSON.stringify(id)}`)
+      return hookOutcome(event.hook_event_name, await callback(event))
     }
     throw new Error(`unknown host request kind ${kind}`)
   }
@@ -332,22 +399,32 @@ function inputJson(input) {
   throw new TypeError('input must be a string or an array of {type: "text" | "local_image"} inputs')
 }
 
-function resultFrom(wire) {
-  return {
-    finalResponse: wire.final_response,
-    items: wire.items,
-    usage: wire.usage,
-    threadId: wire.thread_id,
+/** The parsed output through a Zod schema's `parse` (its transforms and
+ * refinements); core has already checked it against the JSON Schema. */
+function parseOutput(zod, output) {
+  if (!zod) return output
+  try {
+    return zod.parse(output)
+  } catch (cause) {
+    const errors = Array.isArray(cause?.issues)
+      ? cause.issues.map((i) => `${(i.path ?? []).join('.') || '$'}: ${i.message}`)
+      : [String(cause?.message ?? cause)]
+    throw new OutputInvalidError(
+      `the final answer does not match the output schema: ${errors.join('; ')}`,
+      { errors, cause },
+    )
   }
 }
 
 class Thread {
   #native
   #dispatcher
+  #outputZod
 
-  constructor(nativeThread, dispatcher) {
+  constructor(nativeThread, dispatcher, outputZod) {
     this.#native = nativeThread
     this.#dispatcher = dispatcher
+    this.#outputZod = outputZod
   }
 
   /** The thread id, to resume it by later. */
@@ -360,15 +437,17 @@ class Thread {
     return JSON.parse(this.#native.usage())
   }
 
-  #start(input, signal) {
+  #start(input, options) {
+    const { signal } = options
     const json = inputJson(input)
+    const runOptions = runOptionsJson(options)
     // As fetch() does: an aborted signal starts nothing.
     if (signal?.aborted) {
       throw new TurnInterruptedError('turn interrupted', { code: 'interrupted', cause: signal.reason })
     }
     // A failure left by an earlier turn is not this turn's cause.
     this.#dispatcher?.takeFailure(this.id)
-    const run = callNative(() => this.#native.runStreamed(json))
+    const run = callNative(() => this.#native.runStreamed(json, runOptions))
     let onAbort
     if (signal) {
       onAbort = () => run.interrupt()
@@ -386,14 +465,28 @@ class Thread {
     return errorFrom(wire, cause)
   }
 
-  /** Run one turn to its end: `{finalResponse, items, usage, threadId}`.
-   * A failed turn rejects with its CodeloopError. */
+  /** Run one turn to its end: `{finalResponse, items, usage, threadId,
+   * output}` (`output`: the parsed final answer when an output schema is
+   * set, else null). `options`: `signal`, and this run's `outputSchema`,
+   * `outputSchemaRetries`, `maxTurns`, `maxTokens`, `maxCostUsd`,
+   * `timeoutMs` over the agent's. A failed turn rejects with its
+   * CodeloopError. */
   async run(input, options = {}) {
-    const { run, release } = this.#start(input, options.signal)
+    const { run, release } = this.#start(input, options)
     try {
       const outcome = JSON.parse(await run.outcome())
       if (outcome.error) throw this.#error(outcome.error, options.signal)
-      return resultFrom(outcome.result)
+      const wire = outcome.result
+      const zod = isZodSchema(options.outputSchema)
+        ? options.outputSchema
+        : options.outputSchema === undefined ? this.#outputZod : null
+      return {
+        finalResponse: wire.final_response,
+        items: wire.items,
+        usage: wire.usage,
+        threadId: wire.thread_id,
+        output: wire.output === null ? null : parseOutput(zod, wire.output),
+      }
     } finally {
       release()
     }
@@ -401,9 +494,22 @@ class Thread {
 
   /** Run one turn and iterate its events (the Codex `exec --json` events,
    * snake_case fields). A failed turn ends with a `turn.failed` event.
-   * Leaving the loop early interrupts the turn. */
+   * Leaving the loop early interrupts the turn. Takes `run()`'s options. */
   runStreamed(input, options = {}) {
-    return new StreamedTurn(this.#start(input, options.signal))
+    return new StreamedTurn(this.#start(input, options))
+  }
+
+  /** Add input to the running turn: the model gets it with the turn's next
+   * request. Throws NoActiveTurnError when no turn runs. */
+  steer(input) {
+    callNative(() => this.#native.steer(inputJson(input)))
+  }
+
+  /** Compact the history now (the model summarizes it): resolves to
+   * `{trigger, tokens_before, items_before, items_after}`. Rejects with
+   * BusyError while a turn runs. */
+  async compact() {
+    return JSON.parse(await awaitNative(callNative(() => this.#native.compact())))
   }
 
   /** Interrupt the running turn, if any: it ends with `turn.failed`
@@ -474,24 +580,25 @@ class StreamedTurn {
 class Agent {
   #native
   #dispatcher
+  #outputZod
 
   /** `options`: AgentOptions in camelCase (`sandbox`, `approvalPolicy`,
    * `baseUrl`, ...), plus `tools`, `canUseTool` and `hooks`. */
   constructor(options = {}) {
     const tools = options.tools ?? []
-    const hooks = normalizeHooks(options.hooks)
+    const hooks = hookConfig(options.hooks)
     if (options.canUseTool !== undefined && typeof options.canUseTool !== 'function') {
       throw new ConfigError('canUseTool must be a function', { code: 'config' })
     }
-    const needsHost = tools.length > 0 || options.canUseTool || Object.keys(hooks).length > 0
-    this.#dispatcher = needsHost ? new Dispatcher(tools, options.canUseTool, hooks) : null
-    const json = JSON.stringify(coreOptions(options))
+    const needsHost = tools.length > 0 || options.canUseTool || hooks.callbacks.size > 0
+    this.#dispatcher = needsHost ? new Dispatcher(tools, options.canUseTool, hooks.callbacks) : null
+    this.#outputZod = isZodSchema(options.outputSchema) ? options.outputSchema : null
+    const json = JSON.stringify(coreOptions(options, hooks.config))
     this.#native = callNative(
       () =>
         new native.NativeAgent(
           json,
           this.#dispatcher ? this.#dispatcher.dispatch : null,
-          Object.keys(hooks),
           Boolean(options.canUseTool),
         ),
     )
@@ -507,14 +614,36 @@ class Agent {
     return this.#native.model
   }
 
+  /** What the configuration layers reported (config files, hooks files);
+   * each also arrives as an `error` event when a thread starts. */
+  get configWarnings() {
+    return this.#native.configWarnings
+  }
+
   /** A new, empty thread. */
   startThread() {
-    return new Thread(this.#native.startThread(), this.#dispatcher)
+    return this.#thread(this.#native.startThread())
   }
 
   /** Continue thread `id` from its rollout file. */
   resumeThread(id) {
-    return new Thread(callNative(() => this.#native.resumeThread(id)), this.#dispatcher)
+    return this.#thread(callNative(() => this.#native.resumeThread(id)))
+  }
+
+  /** A new thread (own id and rollout file) starting from thread `id`'s
+   * history: all of it, or through the end of turn `atTurn` (from 1). */
+  forkThread(id, options = {}) {
+    const { atTurn } = options
+    if (atTurn !== undefined && atTurn !== null && !Number.isSafeInteger(atTurn)) {
+      throw new ConfigError(`atTurn must be a turn number (from 1), not ${atTurn}`, {
+        code: 'config',
+      })
+    }
+    return this.#thread(callNative(() => this.#native.forkThread(id, atTurn ?? null)))
+  }
+
+  #thread(nativeThread) {
+    return new Thread(nativeThread, this.#dispatcher, this.#outputZod)
   }
 }
 
@@ -557,5 +686,7 @@ module.exports = {
   BusyError,
   LocalIOError,
   InternalError,
+  OutputInvalidError,
+  NoActiveTurnError,
   PatchError,
 }

@@ -28,6 +28,8 @@ export const {
   BusyError,
   LocalIOError,
   InternalError,
+  OutputInvalidError,
+  NoActiveTurnError,
   PatchError,
 } = codeloop
 export default codeloop

@@ -11,21 +11,33 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 
 export declare class NativeAgent {
   /**
-   * `optionsJson`: an `AgentOptions` object. `dispatcher` answers host
-   * requests; `hooks` are the hook names it handles; `approvals` whether
-   * it decides approvals.
+   * `optionsJson`: an `AgentOptions` object; hook callbacks are in its
+   * `hooks` as `{"type": "callback", "id"}` handlers. `dispatcher`
+   * answers host requests (tools, approvals, hook callbacks by id);
+   * `approvals` whether it decides approvals.
    */
-  constructor(optionsJson: string, dispatcher: ((arg: [string, string]) => Promise<string>) | undefined | null, hooks: Array<string>, approvals: boolean)
+  constructor(optionsJson: string, dispatcher: ((arg: [string, string]) => Promise<string>) | undefined | null, approvals: boolean)
   /** The resolved working directory. */
   get cwd(): string
   /** The model name requests are sent with. */
   get model(): string
+  /**
+   * What the configuration layers reported (config files, hooks files);
+   * each is also sent as an `error` event when a thread starts.
+   */
+  get configWarnings(): Array<string>
   startThread(): NativeThread
   /**
    * Continue thread `id` from its rollout file. Reads one local file;
    * nothing is waited on.
    */
   resumeThread(id: string): NativeThread
+  /**
+   * A new thread starting from thread `id`'s history: all of it, or
+   * through the end of turn `atTurn` (counting from 1). Reads and writes
+   * local files only.
+   */
+  forkThread(id: string, atTurn?: number | undefined | null): NativeThread
 }
 
 /** One run's events, pulled from JavaScript. */
@@ -48,8 +60,17 @@ export declare class NativeThread {
   /**
    * Start a turn. `inputJson`: a JSON string (the prompt) or a list of
    * user inputs (`{"type": "text", "text"}`, `{"type": "local_image", "path"}`).
+   * `optionsJson`: core's `RunOptions` (budgets, output schema) for this
+   * run only.
    */
-  runStreamed(inputJson: string): NativeRun
+  runStreamed(inputJson: string, optionsJson?: string | undefined | null): NativeRun
+  /**
+   * Add input (as `runStreamed` takes it) to the running turn; it reaches
+   * the model with the turn's next request. Only queues: nothing waits.
+   */
+  steer(inputJson: string): void
+  /** Compact the history now; the `Compaction` as JSON. */
+  compact(): Promise<string>
   /**
    * Interrupt the running turn, if any (it ends with `turn.failed`, code
    * `interrupted`).

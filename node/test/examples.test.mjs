@@ -39,3 +39,13 @@ it('many threads', (t) => {
   assert.ok(reports.every((l) => l.includes('ran 1 command(s): The suite fails')), reports.join('\n'))
   assert.match(lines.at(-1), /^5 agents, /)
 })
+
+it('structured review: hooks see the command, the output is parsed JSON', (t) => {
+  const lines = runExample(t, 'structured_review.mjs')
+  assert.deepEqual(lines.slice(0, 3), [
+    '$ python3 -m unittest',
+    'verdict: fail',
+    'failing: test_median_even',
+  ])
+  assert.match(lines.at(-1), /^suspect: median\(\)/)
+})

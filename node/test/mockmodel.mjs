@@ -142,10 +142,19 @@ export function tempDir(t) {
   return dir
 }
 
+/** The text of every message of a request's input, in order. */
+export function messageTexts(request) {
+  return request.body.input
+    .filter((item) => item.type === 'message')
+    .flatMap((item) => (typeof item.content === 'string' ? [item.content] : item.content.map((c) => c.text)))
+}
+
 /**
  * One mock model server per test file (reset before each test), and
  * `makeAgent(t, options)`: an agent on it, in a fresh temporary directory,
  * keeping no sessions and failing fast (no retries) unless told otherwise.
+ * Its codeloop home is an empty temporary directory, so no config file,
+ * AGENTS.md or skill of this machine reaches it.
  */
 export async function useMock(testApi) {
   const { before, after, beforeEach } = testApi
@@ -165,6 +174,7 @@ export async function useMock(testApi) {
       ephemeral: true,
       requestMaxRetries: 0,
       streamMaxRetries: 0,
+      codeloopHome: tempDir(t),
       ...options,
     })
     return { agent, workdir }

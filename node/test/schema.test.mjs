@@ -3,6 +3,7 @@
 // every ErrorCode maps to its CodeloopError class.
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import * as test from 'node:test'
 
@@ -130,6 +131,8 @@ it('every ErrorCode maps to its CodeloopError subclass', () => {
     config: codeloop.ConfigError,
     host: codeloop.HostCallbackError,
     busy: codeloop.BusyError,
+    output_invalid: codeloop.OutputInvalidError,
+    no_active_turn: codeloop.NoActiveTurnError,
     io: codeloop.LocalIOError,
     internal: codeloop.InternalError,
   }
@@ -143,6 +146,9 @@ it('every ErrorCode maps to its CodeloopError subclass', () => {
     assert.equal(err.name, expected[code].name)
   }
   assert.throws(() => errorForCode('no_such_code', 'x'), /unknown error code/)
+  // The validation messages survive the trip through a turn.failed event.
+  const invalid = errorForCode('output_invalid', 'the final answer does not match the output schema: a; b')
+  assert.deepEqual(invalid.errors, ['a', 'b'])
 })
 
 it('an HTTP 401 is an AuthenticationError', async (t) => {
@@ -157,4 +163,93 @@ it('applyPatch errors are PatchError', (t) => {
     assert.equal(err.treeUntouched, true)
     return true
   })
+})
+
+// ------------------------------------------------------------------ the typings against the schema
+
+/** The member names of each interface / the string literals of each type
+ * alias declared in index.d.ts, read with the TypeScript compiler. */
+function declarations() {
+  const ts = createRequire(import.meta.url)('typescript')
+  const file = join(ROOT, 'node/index.d.ts')
+  const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true)
+  const interfaces = {}
+  const literals = {}
+  const collectLiterals = (node, out) => {
+    if (ts.isLiteralTypeNode(node) && ts.isStringLiteral(node.literal)) out.push(node.literal.text)
+    ts.forEachChild(node, (child) => collectLiterals(child, out))
+  }
+  // `type: '...'` members of each alias (event and item unions).
+  const typeTags = {}
+  const collectTags = (node, out) => {
+    if (ts.isPropertySignature(node) && node.name.getText() === 'type' && node.type) {
+      collectLiterals(node.type, out)
+    }
+    if (ts.isTypeReferenceNode(node)) {
+      const target = interfaces[node.typeName.getText()]
+      if (target?.tags) out.push(...target.tags)
+    }
+    ts.forEachChild(node, (child) => collectTags(child, out))
+  }
+  for (const statement of source.statements) {
+    if (ts.isInterfaceDeclaration(statement)) {
+      const tags = []
+      collectTags(statement, tags)
+      interfaces[statement.name.text] = {
+        members: statement.members.map((m) => m.name?.getText()).filter(Boolean),
+        tags,
+      }
+    }
+  }
+  for (const statement of source.statements) {
+    if (ts.isTypeAliasDeclaration(statement)) {
+      const out = []
+      collectLiterals(statement.type, out)
+      literals[statement.name.text] = out
+      const tags = []
+      collectTags(statement.type, tags)
+      typeTags[statement.name.text] = tags
+    }
+  }
+  return { interfaces, literals, typeTags }
+}
+
+const camel = (name) => name.replace(/_([a-z])/g, (_, c) => c.toUpperCase())
+const sorted = (list) => [...new Set(list)].sort()
+/** The property names of a schema object definition (camelCase). */
+const schemaProps = (def, except = []) =>
+  sorted(Object.keys(DEFS[def].properties).filter((k) => !except.includes(k)).map(camel))
+
+it('index.d.ts declares every option, run option, error code, event and item of the schema', () => {
+  const { interfaces, literals, typeTags } = declarations()
+  const members = (name, except = []) =>
+    sorted(interfaces[name].members.filter((m) => !except.includes(m)))
+  // `hostTools` is `tools` here (functions, not specs); the callbacks are ours.
+  assert.deepEqual(members('AgentOptions', ['tools', 'canUseTool']), schemaProps('AgentOptions', ['host_tools']))
+  assert.deepEqual(members('RunOptions', ['signal']), schemaProps('RunOptions'))
+  assert.deepEqual(members('McpServer'), schemaProps('McpServerConfig'))
+  assert.deepEqual(members('ModelPrice'), schemaProps('ModelPrice'))
+  assert.deepEqual(members('Compaction'), sorted(Object.keys(DEFS.Compaction.properties)))
+  assert.deepEqual(
+    sorted(members('HookOutcome').filter((m) => !m.includes('_'))),
+    schemaProps('HookOutcome'),
+  )
+  assert.deepEqual(sorted(literals.ErrorCode), sorted(DEFS.ErrorCode.oneOf.map((s) => s.const)))
+  const consts = (def) => sorted(DEFS[def].oneOf.map((s) => s.properties.type.const))
+  assert.deepEqual(sorted(typeTags.ThreadEvent), consts('ThreadEvent'))
+  assert.deepEqual(sorted(typeTags.ThreadItem), consts('ThreadItem'))
+})
+
+it('a thread.compacted event matches the schema', async (t) => {
+  await ctx.mock.push(callTurn(shellCall('c1', 'echo hi')), textTurn('SUMMARY'), textTurn('done'))
+  const { agent } = await ctx.makeAgent(
+    t,
+    { sandbox: 'danger-full-access', autoCompactTokenLimit: 100 },
+    Agent,
+  )
+  const events = []
+  for await (const event of agent.startThread().runStreamed('x')) events.push(event)
+  const compacted = events.find((e) => e.type === 'thread.compacted')
+  assert.ok(compacted, JSON.stringify(events.map((e) => e.type)))
+  for (const event of events) assert.deepEqual(validate(event, DEFS.ThreadEvent), [], JSON.stringify(event))
 })

@@ -19,14 +19,14 @@ pub struct NativeAgent {
 
 #[napi]
 impl NativeAgent {
-    /// `optionsJson`: an `AgentOptions` object. `dispatcher` answers host
-    /// requests; `hooks` are the hook names it handles; `approvals` whether
-    /// it decides approvals.
+    /// `optionsJson`: an `AgentOptions` object; hook callbacks are in its
+    /// `hooks` as `{"type": "callback", "id"}` handlers. `dispatcher`
+    /// answers host requests (tools, approvals, hook callbacks by id);
+    /// `approvals` whether it decides approvals.
     #[napi(constructor)]
     pub fn new(
         options_json: String,
         dispatcher: Option<Function<(String, String), Promise<String>>>,
-        hooks: Vec<String>,
         approvals: bool,
     ) -> napi::Result<Self> {
         // Once per process: spans go to an OTLP collector when the OTEL_*
@@ -43,11 +43,7 @@ impl NativeAgent {
                     .weak::<true>()
                     .callee_handled::<false>()
                     .build()?;
-                Some(Arc::new(NodeHost::new(
-                    tsfn,
-                    hooks.into_iter().collect(),
-                    approvals,
-                )))
+                Some(Arc::new(NodeHost::new(tsfn, approvals)))
             }
             None => None,
         };
@@ -71,6 +67,13 @@ impl NativeAgent {
         self.inner.model().to_owned()
     }
 
+    /// What the configuration layers reported (config files, hooks files);
+    /// each is also sent as an `error` event when a thread starts.
+    #[napi(getter)]
+    pub fn config_warnings(&self) -> Vec<String> {
+        self.inner.config_warnings().to_vec()
+    }
+
     #[napi]
     pub fn start_thread(&self) -> NativeThread {
         NativeThread::new(self.inner.start_thread())
@@ -82,6 +85,26 @@ impl NativeAgent {
     pub fn resume_thread(&self, id: String) -> napi::Result<NativeThread> {
         self.inner
             .resume_thread(&id)
+            .map(NativeThread::new)
+            .map_err(|e| to_napi(&e))
+    }
+
+    /// A new thread starting from thread `id`'s history: all of it, or
+    /// through the end of turn `atTurn` (counting from 1). Reads and writes
+    /// local files only.
+    #[napi]
+    pub fn fork_thread(&self, id: String, at_turn: Option<i64>) -> napi::Result<NativeThread> {
+        let at_turn = at_turn
+            .map(|n| {
+                u64::try_from(n).map_err(|_| {
+                    to_napi(&Error::Config(format!(
+                        "atTurn must be a turn number (from 1), not {n}"
+                    )))
+                })
+            })
+            .transpose()?;
+        self.inner
+            .fork_thread(&id, at_turn)
             .map(NativeThread::new)
             .map_err(|e| to_napi(&e))
     }

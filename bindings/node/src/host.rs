@@ -7,8 +7,10 @@
 //! callback is never stranded. The answer is `{"ok": value}` or
 //! `{"error": message}`; the package keeps what a callback threw, to attach
 //! it as the `cause` of the turn's error.
-
-use std::collections::HashSet;
+//!
+//! Hook callbacks are `{"type": "callback", "id"}` handlers in the agent's
+//! `hooks` option: core chains them (with command hooks) and asks for each
+//! by id, so nothing here handles a hook by event name.
 
 use async_trait::async_trait;
 use codeloop_core::agent::{HostRequestKind, JsonHost};
@@ -30,19 +32,15 @@ pub type Dispatcher = ThreadsafeFunction<
 
 pub struct NodeHost {
     dispatcher: Dispatcher,
-    /// Hook names with a JavaScript handler; the others are answered here
-    /// without a trip to the JavaScript thread.
-    hooks: HashSet<String>,
     /// Whether `canUseTool` was given; without it approvals are denied, as
     /// a headless core does.
     approvals: bool,
 }
 
 impl NodeHost {
-    pub fn new(dispatcher: Dispatcher, hooks: HashSet<String>, approvals: bool) -> Self {
+    pub fn new(dispatcher: Dispatcher, approvals: bool) -> Self {
         NodeHost {
             dispatcher,
-            hooks,
             approvals,
         }
     }
@@ -73,8 +71,10 @@ impl JsonHost for NodeHost {
         self.approvals
     }
 
-    fn handles_hook(&self, name: &str) -> bool {
-        self.hooks.contains(name)
+    /// Hook callbacks are asked by id (`hook_callback`); the by-name
+    /// hook that runs after the chain has no JavaScript side.
+    fn handles_hook(&self, _name: &str) -> bool {
+        false
     }
 
     async fn ask(&self, kind: HostRequestKind, _thread_id: &str, payload: Value) -> Result<Value> {

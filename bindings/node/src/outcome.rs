@@ -1,7 +1,8 @@
 //! Results and errors as the JSON the package reads: a run's outcome is
-//! `{"result": RunResult}` or `{"error": {code, message, status?}}`, so that
-//! an error keeps its code (and HTTP status) without a napi error type per
-//! class; the package builds the `CodeloopError` subclass.
+//! `{"result": RunResult}` or `{"error": {code, message, status, errors?}}`,
+//! so that an error keeps its code (HTTP status, validation messages)
+//! without a napi error type per class; the package builds the
+//! `CodeloopError` subclass.
 
 use codeloop_core::{Error, RunResult};
 use serde_json::{json, Value};
@@ -16,7 +17,12 @@ pub fn error_json(error: &Error) -> Value {
         Error::Api { status, .. } => Value::from(*status),
         _ => Value::Null,
     };
-    json!({"code": code_name(error), "message": error.to_string(), "status": status})
+    let mut json =
+        json!({"code": code_name(error), "message": error.to_string(), "status": status});
+    if let Error::OutputInvalid { errors } = error {
+        json["errors"] = json!(errors);
+    }
+    json
 }
 
 pub fn result_json(result: &RunResult) -> Value {
@@ -25,6 +31,7 @@ pub fn result_json(result: &RunResult) -> Value {
         "final_response": result.final_response,
         "items": result.items,
         "usage": result.usage,
+        "output": result.output,
     })
 }
 

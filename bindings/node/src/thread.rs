@@ -10,6 +10,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use codeloop_core::protocol::RunOptions;
 use codeloop_core::{Error, Input, RunInterrupt, RunReader, Thread};
 use napi::bindgen_prelude::{Object, ToNapiValue};
 use napi::Env;
@@ -43,17 +44,23 @@ impl NativeThread {
 
     /// Start a turn. `inputJson`: a JSON string (the prompt) or a list of
     /// user inputs (`{"type": "text", "text"}`, `{"type": "local_image", "path"}`).
+    /// `optionsJson`: core's `RunOptions` (budgets, output schema) for this
+    /// run only.
     #[napi]
-    pub fn run_streamed(&self, input_json: String) -> napi::Result<NativeRun> {
-        let input: Input = match serde_json::from_str::<serde_json::Value>(&input_json) {
-            Ok(serde_json::Value::String(text)) => Input::from(text),
-            Ok(value) => serde_json::from_value(value)
-                .map_err(|e| to_napi(&Error::Config(format!("invalid input: {e}"))))?,
-            Err(e) => return Err(to_napi(&Error::Config(format!("invalid input: {e}")))),
+    pub fn run_streamed(
+        &self,
+        input_json: String,
+        options_json: Option<String>,
+    ) -> napi::Result<NativeRun> {
+        let input = parse_input(&input_json)?;
+        let options: RunOptions = match options_json {
+            Some(json) => serde_json::from_str(&json)
+                .map_err(|e| to_napi(&Error::Config(format!("invalid run options: {e}"))))?,
+            None => RunOptions::default(),
         };
         // The turn is spawned on core's runtime: make sure it can start.
         codeloop_core::runtime::global().map_err(|e| to_napi(&e))?;
-        let stream = self.inner.run_streamed(input);
+        let stream = self.inner.run_streamed_with(input, options);
         let interrupter = stream.interrupter();
         Ok(NativeRun {
             state: Arc::new(tokio::sync::Mutex::new(RunReader::new(
@@ -64,11 +71,40 @@ impl NativeThread {
         })
     }
 
+    /// Add input (as `runStreamed` takes it) to the running turn; it reaches
+    /// the model with the turn's next request. Only queues: nothing waits.
+    #[napi]
+    pub fn steer(&self, input_json: String) -> napi::Result<()> {
+        let input = parse_input(&input_json)?;
+        self.inner.steer(input).map_err(|e| to_napi(&e))
+    }
+
+    /// Compact the history now; the `Compaction` as JSON.
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn compact<'env>(&self, env: &'env Env) -> napi::Result<Object<'env>> {
+        let thread = self.inner.clone();
+        promise(env, async move {
+            let compaction = thread.compact().await.map_err(|e| to_napi(&e))?;
+            serde_json::to_string(&compaction)
+                .map_err(|e| napi::Error::from_reason(format!("cannot serialize: {e}")))
+        })
+    }
+
     /// Interrupt the running turn, if any (it ends with `turn.failed`, code
     /// `interrupted`).
     #[napi]
     pub fn interrupt(&self) {
         self.inner.interrupt();
+    }
+}
+
+/// A run's input: a JSON string (the prompt) or a list of user inputs.
+fn parse_input(input_json: &str) -> napi::Result<Input> {
+    match serde_json::from_str::<serde_json::Value>(input_json) {
+        Ok(serde_json::Value::String(text)) => Ok(Input::from(text)),
+        Ok(value) => serde_json::from_value(value)
+            .map_err(|e| to_napi(&Error::Config(format!("invalid input: {e}")))),
+        Err(e) => Err(to_napi(&Error::Config(format!("invalid input: {e}")))),
     }
 }
 
