@@ -131,23 +131,7 @@ fn parse_sandbox(s: &str) -> Result<SandboxMode, String> {
 }
 
 pub fn main(args: ExecArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("codeloop: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(args)) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("Error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    crate::block_on(run(args))
 }
 
 struct Resume {

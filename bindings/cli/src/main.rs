@@ -59,6 +59,28 @@ fn main() -> ExitCode {
     }
 }
 
+/// Run a command's future on a new multi-threaded runtime; an error is
+/// printed as `Error: …` (with its causes) and exits 1.
+fn block_on(fut: impl std::future::Future<Output = anyhow::Result<ExitCode>>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("codeloop: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(fut) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn apply_patch(patch: Option<String>) -> ExitCode {
     let patch = match patch {
         Some(p) => p,

@@ -49,23 +49,7 @@ pub struct McpServerArgs {
 }
 
 pub fn main(args: McpServerArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("codeloop: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(serve(args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("Error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    crate::block_on(async { serve(args).await.map(|()| ExitCode::SUCCESS) })
 }
 
 async fn serve(args: McpServerArgs) -> anyhow::Result<()> {

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::time::Instant;
 
 use codeloop_core::protocol::{
-    CommandStatus, DeltaKind, ItemDetails, PatchChangeKind, PatchStatus, ThreadEvent,
+    CommandStatus, DeltaKind, ItemDetails, ItemError, PatchChangeKind, PatchStatus, ThreadEvent,
     ToolCallStatus,
 };
 use codeloop_core::Agent;
@@ -247,15 +247,7 @@ impl LiveView {
                 error,
                 ..
             } => {
-                let mark = if *status == ToolCallStatus::Completed {
-                    "⚙"
-                } else {
-                    "✗"
-                };
-                let detail = error
-                    .as_ref()
-                    .map(|e| format!(": {}", e.message))
-                    .unwrap_or_default();
+                let (mark, detail) = call_mark(*status, error.as_ref());
                 let _ = writeln!(
                     self.out,
                     "{mark} {server}.{tool} {}",
@@ -268,15 +260,7 @@ impl LiveView {
                 error,
                 ..
             } => {
-                let mark = if *status == ToolCallStatus::Completed {
-                    "⚙"
-                } else {
-                    "✗"
-                };
-                let detail = error
-                    .as_ref()
-                    .map(|e| format!(": {}", e.message))
-                    .unwrap_or_default();
+                let (mark, detail) = call_mark(*status, error.as_ref());
                 let _ = writeln!(self.out, "{mark} {tool}{}", self.dim(&detail));
             }
             ItemDetails::WebSearch { query, .. } => {
@@ -295,4 +279,17 @@ impl LiveView {
             let _ = writeln!(self.out, "  {mark} {}", item.text);
         }
     }
+}
+
+/// The mark of a finished tool call and its error, if any, as `: message`.
+fn call_mark(status: ToolCallStatus, error: Option<&ItemError>) -> (&'static str, String) {
+    let mark = if status == ToolCallStatus::Completed {
+        "⚙"
+    } else {
+        "✗"
+    };
+    let detail = error
+        .map(|e| format!(": {}", e.message))
+        .unwrap_or_default();
+    (mark, detail)
 }

@@ -67,14 +67,7 @@ fn approx_tokens(text: &str) -> usize {
 }
 
 fn text_of(content: &[ContentItem]) -> String {
-    content
-        .iter()
-        .filter_map(|c| match c {
-            ContentItem::InputText { text } | ContentItem::OutputText { text } => {
-                Some(text.as_str())
-            }
-            _ => None,
-        })
+    crate::protocol::models::texts(content)
         .collect::<Vec<_>>()
         .join("\n")
 }

@@ -81,17 +81,7 @@ impl ResponseItem {
     /// The concatenated text of a message item, `None` for other items.
     pub fn message_text(&self) -> Option<String> {
         match self {
-            ResponseItem::Message { content, .. } => Some(
-                content
-                    .iter()
-                    .filter_map(|c| match c {
-                        ContentItem::InputText { text } | ContentItem::OutputText { text } => {
-                            Some(text.as_str())
-                        }
-                        _ => None,
-                    })
-                    .collect(),
-            ),
+            ResponseItem::Message { content, .. } => Some(texts(content).collect()),
             _ => None,
         }
     }
@@ -158,6 +148,14 @@ impl ToolSpec {
             ToolSpec::Function { name, .. } | ToolSpec::Custom { name, .. } => name,
         }
     }
+}
+
+/// The text parts of a message's content, in order (images left out).
+pub fn texts(content: &[ContentItem]) -> impl Iterator<Item = &str> {
+    content.iter().filter_map(|c| match c {
+        ContentItem::InputText { text } | ContentItem::OutputText { text } => Some(text.as_str()),
+        _ => None,
+    })
 }
 
 #[cfg(test)]
