@@ -12,6 +12,9 @@ DEMO_CASSETTE := examples/demo/cassette.json
 VENV := .venv
 VENV_BIN := $(VENV)/bin
 PY_TOOLS := maturin==1.16.0 pytest==9.2.0 ruff==0.17.5 mypy==2.4.1
+# What python/tests import besides codeloop (the structured-output tests'
+# pydantic models; the SDK itself never needs pydantic).
+PY_TEST_DEPS := pydantic==2.14.3
 PY_WHEEL_DIR := target/python-wheel
 PY_SOURCES := python examples/python bench/python
 
@@ -55,9 +58,14 @@ test: lint mcp-deps
 # The real MCP servers the core's MCP tests run against (core/tests/suite/mcp.rs):
 # server-everything and server-filesystem from npm, FastMCP (and the `mcp`
 # client) from PyPI into the virtualenv.
-mcp-deps: $(VENV)/.tools
+MCP_STAMP := tests/mcp/node_modules/.installed
+mcp-deps: $(MCP_STAMP)
+
+# Installed once per lock-file change (npm ci wipes node_modules, stamp included).
+$(MCP_STAMP): tests/mcp/package-lock.json tests/mcp/requirements.txt $(VENV)/.tools
 	cd tests/mcp && npm ci --no-audit --no-fund --loglevel=error
 	$(VENV_BIN)/pip install --quiet --disable-pip-version-check -r tests/mcp/requirements.txt
+	touch $@
 
 # `codeloop mcp-server` driven by the official `mcp` Python client, on the mock model.
 test-mcp-server: mcp-deps
@@ -124,8 +132,10 @@ lint-python: $(VENV)/.tools
 	$(VENV_BIN)/mypy --strict python/codeloop
 
 # pytest over the installed wheel and the mock model server; stubtest checks
-# python/codeloop/_native.pyi against the built extension.
-pytest-python: python
+# python/codeloop/_native.pyi against the built extension. mcp-deps brings the
+# MCP server (server-everything) the tests run.
+pytest-python: python mcp-deps
+	$(VENV_BIN)/pip install --quiet --disable-pip-version-check $(PY_TEST_DEPS)
 	$(CARGO) build -p codeloop-mock-server
 	$(VENV_BIN)/python -m mypy.stubtest codeloop._native
 	$(VENV_BIN)/pytest python/tests
@@ -151,7 +161,7 @@ GO ?= go
 GO_ENV := GOTOOLCHAIN=local GOFLAGS=-mod=mod
 # The Go tests whose callbacks cross the C boundary, rerun with the GC
 # collecting at every allocation step.
-GO_GC_STRESS := 'Tool|CanUse|Panic|Hooks|Cancel|Streamed|Close'
+GO_GC_STRESS := 'Tool|CanUse|Panic|Hook|Cancel|Streamed|Close|Compact|Steer|Budgets|Structured|Fork|MCP'
 
 # The C ABI: target/debug/libcodeloop_ffi.{a,so}; header bindings/ffi/include/codeloop.h.
 ffi:
@@ -168,7 +178,7 @@ go: ffi
 test-c: go
 	bash tests/c/run.sh
 
-test-go: go
+test-go: go mcp-deps
 	cd go && $(GO_ENV) $(GO) test -race -count=1 ./...
 	cd go && $(GO_ENV) GOGC=1 $(GO) test -count=1 -run $(GO_GC_STRESS) ./...
 	$(MAKE) test-go-examples
@@ -207,7 +217,7 @@ node:
 
 # node:test over the real addon and the mock model server, then tsc over
 # the typings, a typed usage file and the examples.
-test-node: node
+test-node: node mcp-deps
 	$(CARGO) build -p codeloop-mock-server
 	node --test node/test/*.test.mjs
 	npx tsc -p node/tsconfig.json

@@ -19,6 +19,7 @@ import (
 	"runtime"
 	"runtime/cgo"
 	"sync"
+	"time"
 )
 
 // Agent is a configured agent; threads made from it share it. Safe for
@@ -36,7 +37,9 @@ type agentCore struct {
 
 	tools      map[string]Tool
 	canUseTool func(context.Context, ApprovalRequest) (Decision, error)
-	hooks      map[HookName]HookFunc
+	// hooks are the hook callbacks by the id they are registered under in
+	// the hooks option.
+	hooks map[string]HookFunc
 	// ctx is given to callbacks and cancelled by Close.
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -44,14 +47,10 @@ type agentCore struct {
 
 // New makes an agent. Invalid options give an error matching ErrConfig.
 func New(opts Options) (*Agent, error) {
-	body, err := opts.json()
-	if err != nil {
-		return nil, &Error{Code: CodeConfig, Message: err.Error(), cause: err}
-	}
 	core := &agentCore{
 		tools:      map[string]Tool{},
 		canUseTool: opts.CanUseTool,
-		hooks:      map[HookName]HookFunc{},
+		hooks:      map[string]HookFunc{},
 	}
 	var mask uint32
 	for _, t := range opts.Tools {
@@ -64,15 +63,9 @@ func New(opts Options) (*Agent, error) {
 	if opts.CanUseTool != nil {
 		mask |= 1 << 1
 	}
-	for name, fn := range opts.Hooks {
-		bit, ok := hookBits[name]
-		if !ok {
-			return nil, &Error{Code: CodeConfig, Message: fmt.Sprintf("unknown hook %q", name)}
-		}
-		if fn != nil {
-			core.hooks[name] = fn
-			mask |= bit
-		}
+	body, err := opts.json(core.registerHooks(opts.Hooks))
+	if err != nil {
+		return nil, &Error{Code: CodeConfig, Message: err.Error(), cause: err}
 	}
 	core.ctx, core.cancel = context.WithCancel(context.Background())
 	core.handle = cgo.NewHandle(core)
@@ -86,6 +79,52 @@ func New(opts Options) (*Agent, error) {
 	a := &Agent{core: core}
 	runtime.SetFinalizer(a, (*Agent).Close)
 	return a, nil
+}
+
+// hookHandler is one entry of a matcher group in the hooks option.
+type hookHandler struct {
+	Type    string `json:"type"`
+	Command string `json:"command,omitempty"`
+	Timeout int64  `json:"timeout,omitempty"`
+	ID      string `json:"id,omitempty"`
+}
+
+type hookGroup struct {
+	Matcher string        `json:"matcher"`
+	Hooks   []hookHandler `json:"hooks"`
+}
+
+// registerHooks gives each hook func an id and returns the hooks option
+// (nil when there are none): the library runs the chains and asks for each
+// callback by its id.
+func (c *agentCore) registerHooks(hooks map[HookName][]HookMatcher) map[HookName][]hookGroup {
+	if len(hooks) == 0 {
+		return nil
+	}
+	out := map[HookName][]hookGroup{}
+	for name, groups := range hooks {
+		for gi, g := range groups {
+			group := hookGroup{Matcher: g.Matcher, Hooks: []hookHandler{}}
+			for _, cmd := range g.Commands {
+				h := hookHandler{Type: "command", Command: cmd.Command}
+				if cmd.Timeout > 0 {
+					// Whole seconds, rounded up.
+					h.Timeout = int64((cmd.Timeout + time.Second - 1) / time.Second)
+				}
+				group.Hooks = append(group.Hooks, h)
+			}
+			for hi, fn := range g.Hooks {
+				if fn == nil {
+					continue
+				}
+				id := fmt.Sprintf("%s/%d/%d", name, gi, hi)
+				c.hooks[id] = fn
+				group.Hooks = append(group.Hooks, hookHandler{Type: "callback", ID: id})
+			}
+			out[name] = append(out[name], group)
+		}
+	}
+	return out
 }
 
 // Close frees the agent. Idempotent. Threads already made keep working;
@@ -136,6 +175,53 @@ func (a *Agent) ResumeThread(id string) (*Thread, error) {
 	p, n := bytesArg(idBytes)
 	var out *C.CodeloopThread
 	err := statusError(C.codeloop_agent_resume_thread(a.core.ptr, p, n, &out))
+	runtime.KeepAlive(idBytes)
+	if err != nil {
+		return nil, err
+	}
+	return newThread(a, out), nil
+}
+
+// ConfigWarnings are the warnings of the agent's configuration (unknown
+// config keys, hook events codeloop does not run, ...). Threads also
+// report them as "error" events when they start.
+func (a *Agent) ConfigWarnings() ([]string, error) {
+	a.core.mu.RLock()
+	defer a.core.mu.RUnlock()
+	if a.core.ptr == nil {
+		return nil, ErrClosed
+	}
+	var out C.CodeloopBytes
+	if err := statusError(C.codeloop_agent_config_warnings(a.core.ptr, &out)); err != nil {
+		return nil, err
+	}
+	raw := C.GoBytes(unsafePointer(out.ptr), C.int(out.len))
+	C.codeloop_bytes_free(out)
+	var warnings []string
+	if err := json.Unmarshal(raw, &warnings); err != nil {
+		return nil, &Error{Code: CodeInternal, Message: "cannot decode the warnings: " + err.Error(), cause: err}
+	}
+	return warnings, nil
+}
+
+// ForkThread starts a new thread from thread id's history in the agent's
+// session store: all of it when atTurn is 0, else through the end of turn
+// atTurn (counting from 1). The new thread has its own id and rollout file;
+// the source is only read. An unknown id, a turn out of range or an
+// ephemeral agent give an error matching ErrConfig.
+func (a *Agent) ForkThread(id string, atTurn int) (*Thread, error) {
+	if atTurn < 0 {
+		return nil, &Error{Code: CodeConfig, Message: fmt.Sprintf("atTurn must not be negative, got %d", atTurn)}
+	}
+	a.core.mu.RLock()
+	defer a.core.mu.RUnlock()
+	if a.core.ptr == nil {
+		return nil, ErrClosed
+	}
+	idBytes := []byte(id)
+	p, n := bytesArg(idBytes)
+	var out *C.CodeloopThread
+	err := statusError(C.codeloop_agent_fork_thread(a.core.ptr, p, n, C.uint64_t(atTurn), &out))
 	runtime.KeepAlive(idBytes)
 	if err != nil {
 		return nil, err
@@ -211,19 +297,18 @@ func (c *agentCore) dispatch(kind int, payload []byte) (answer any, err error) {
 		}
 		return c.canUseTool(c.ctx, req)
 	case kindHook:
-		var ev HookEvent
+		var ev struct {
+			HookEvent
+			CallbackID string `json:"callback_id"`
+		}
 		if err := json.Unmarshal(payload, &ev); err != nil {
 			return nil, err
 		}
-		fn := c.hooks[ev.HookEventName]
+		fn := c.hooks[ev.CallbackID]
 		if fn == nil {
-			return HookOutcome{}, nil
+			return nil, fmt.Errorf("no hook callback is registered as %q", ev.CallbackID)
 		}
-		out, err := fn(c.ctx, ev)
-		if out.Decision == "" {
-			out.Decision = HookContinue
-		}
-		return out, err
+		return fn(c.ctx, ev.HookEvent)
 	}
 	return nil, fmt.Errorf("unknown host request kind %d", kind)
 }

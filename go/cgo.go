@@ -25,10 +25,15 @@ static CodeloopStatus go_agent_new(const uint8_t *options, size_t len, uintptr_t
 }
 
 static CodeloopStatus go_thread_run(const CodeloopThread *thread, const uint8_t *input,
-                                    size_t len, int stream, uintptr_t handle, CodeloopRun **out) {
-	return codeloop_thread_run(thread, input, len,
-	                           stream ? (CodeloopEventCallback)codeloopGoEvent : NULL,
-	                           (CodeloopDoneCallback)codeloopGoDone, (void *)handle, out);
+                                    size_t len, const uint8_t *options, size_t options_len,
+                                    int stream, uintptr_t handle, CodeloopRun **out) {
+	return codeloop_thread_run_with(thread, input, len, options, options_len,
+	                                stream ? (CodeloopEventCallback)codeloopGoEvent : NULL,
+	                                (CodeloopDoneCallback)codeloopGoDone, (void *)handle, out);
+}
+
+static CodeloopStatus go_thread_compact(const CodeloopThread *thread, uintptr_t handle) {
+	return codeloop_thread_compact(thread, (CodeloopDoneCallback)codeloopGoDone, (void *)handle);
 }
 */
 import "C"
@@ -64,16 +69,22 @@ func cAgentNew(options []byte, handle uintptr, mask uint32) (*C.CodeloopAgent, e
 	return out, err
 }
 
-func cThreadRun(thread *C.CodeloopThread, input []byte, stream bool, handle uintptr) (*C.CodeloopRun, error) {
+func cThreadRun(thread *C.CodeloopThread, input, options []byte, stream bool, handle uintptr) (*C.CodeloopRun, error) {
 	p, n := bytesArg(input)
+	op, on := bytesArg(options)
 	s := C.int(0)
 	if stream {
 		s = 1
 	}
 	var out *C.CodeloopRun
-	err := statusError(C.go_thread_run(thread, p, n, s, C.uintptr_t(handle), &out))
+	err := statusError(C.go_thread_run(thread, p, n, op, on, s, C.uintptr_t(handle), &out))
 	runtime.KeepAlive(input)
+	runtime.KeepAlive(options)
 	return out, err
+}
+
+func cThreadCompact(thread *C.CodeloopThread, handle uintptr) error {
+	return statusError(C.go_thread_compact(thread, C.uintptr_t(handle)))
 }
 
 func unsafePointer(p *C.uint8_t) unsafe.Pointer { return unsafe.Pointer(p) }

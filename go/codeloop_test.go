@@ -239,11 +239,13 @@ func TestPanickingToolGoesBackToTheModel(t *testing.T) {
 
 func TestHooks(t *testing.T) {
 	var prompt atomic.Value
-	agent, _ := newAgent(t, codeloop.Options{Hooks: map[codeloop.HookName]codeloop.HookFunc{
-		codeloop.HookUserPromptSubmit: func(_ context.Context, ev codeloop.HookEvent) (codeloop.HookOutcome, error) {
-			prompt.Store(ev.Prompt)
-			return codeloop.HookOutcome{AdditionalContext: "the sky is green today"}, nil
-		},
+	agent, _ := newAgent(t, codeloop.Options{Hooks: map[codeloop.HookName][]codeloop.HookMatcher{
+		codeloop.HookUserPromptSubmit: {{Hooks: []codeloop.HookFunc{
+			func(_ context.Context, ev codeloop.HookEvent) (codeloop.HookOutcome, error) {
+				prompt.Store(ev.Prompt)
+				return codeloop.HookOutcome{AdditionalContext: "the sky is green today"}, nil
+			},
+		}}},
 	}})
 	mock.push(t, textTurn("ok"))
 	if _, err := agent.StartThread().Run(context.Background(), "what colour is the sky"); err != nil {

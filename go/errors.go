@@ -1,6 +1,7 @@
 package codeloop
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 )
@@ -21,8 +22,13 @@ const (
 	CodeConfig                ErrorCode = "config"
 	CodeHost                  ErrorCode = "host"
 	CodeBusy                  ErrorCode = "busy"
-	CodeIO                    ErrorCode = "io"
-	CodeInternal              ErrorCode = "internal"
+	// CodeOutputInvalid: the final answer did not match the output schema
+	// (Error.Errors lists why).
+	CodeOutputInvalid ErrorCode = "output_invalid"
+	// CodeNoActiveTurn: Thread.Steer while no turn runs.
+	CodeNoActiveTurn ErrorCode = "no_active_turn"
+	CodeIO           ErrorCode = "io"
+	CodeInternal     ErrorCode = "internal"
 	// CodeInvalidArgument: the library refused an argument (a bug in this
 	// package or in a caller of the C ABI).
 	CodeInvalidArgument ErrorCode = "invalid_argument"
@@ -35,6 +41,7 @@ var cCodes = [...]ErrorCode{
 	"", CodeModelAPI, CodeUnauthorized, CodeContextWindowExceeded, CodeQuotaExceeded,
 	CodeStream, CodeReplay, CodeInterrupted, CodeBudgetExceeded, CodeSandbox, CodeConfig,
 	CodeHost, CodeBusy, CodeIO, CodeInternal, CodeInvalidArgument, CodeUnknownRequest,
+	CodeOutputInvalid, CodeNoActiveTurn,
 }
 
 // Error is every error the library reports. Match kinds with errors.Is
@@ -42,7 +49,10 @@ var cCodes = [...]ErrorCode{
 type Error struct {
 	Code    ErrorCode
 	Message string
-	cause   error
+	// Errors are the validation messages of CodeOutputInvalid: what in the
+	// final answer did not match the schema.
+	Errors []string
+	cause  error
 }
 
 func (e *Error) Error() string {
@@ -76,6 +86,8 @@ var (
 	ErrConfig                = &Error{Code: CodeConfig}
 	ErrHost                  = &Error{Code: CodeHost}
 	ErrBusy                  = &Error{Code: CodeBusy}
+	ErrOutputInvalid         = &Error{Code: CodeOutputInvalid}
+	ErrNoActiveTurn          = &Error{Code: CodeNoActiveTurn}
 	ErrIO                    = &Error{Code: CodeIO}
 	ErrInternal              = &Error{Code: CodeInternal}
 )
@@ -83,12 +95,28 @@ var (
 // ErrClosed is returned by calls on an Agent or Thread after Close.
 var ErrClosed = errors.New("codeloop: use of a closed agent or thread")
 
-func newError(code int, message string) error {
+func newError(code int, message string) *Error {
 	kind := CodeInternal
 	if code > 0 && code < len(cCodes) {
 		kind = cCodes[code]
 	}
 	return &Error{Code: kind, Message: message}
+}
+
+// completionError is the error of a failed run or compaction: the library
+// reports output_invalid as JSON {"message", "errors"}, the rest as text.
+func completionError(code int, data []byte) *Error {
+	err := newError(code, string(data))
+	if err.Code == CodeOutputInvalid {
+		var detail struct {
+			Message string   `json:"message"`
+			Errors  []string `json:"errors"`
+		}
+		if json.Unmarshal(data, &detail) == nil {
+			err.Message, err.Errors = detail.Message, detail.Errors
+		}
+	}
+	return err
 }
 
 // PanicError is what a callback's panic becomes: the turn sees a host error

@@ -104,6 +104,7 @@ type mockRequest struct {
 	Body struct {
 		Input []map[string]any `json:"input"`
 		Tools []map[string]any `json:"tools"`
+		Text  map[string]any   `json:"text"`
 	} `json:"body"`
 }
 
@@ -193,6 +194,10 @@ func newAgent(t testing.TB, opts codeloop.Options) (*codeloop.Agent, string) {
 	dir := t.TempDir()
 	if opts.Cwd == "" {
 		opts.Cwd = dir
+	}
+	if opts.CodeloopHome == "" {
+		// Never the machine's ~/.codeloop (config, AGENTS.md, skills, hooks).
+		opts.CodeloopHome = filepath.Join(t.TempDir(), "home")
 	}
 	opts.Model = "mock-model"
 	opts.BaseURL = mock.baseURL

@@ -23,7 +23,7 @@ type Tool struct {
 // unless omitempty or a pointer, described by a `desc:"..."` tag.
 func NewTool[T any](name, description string, fn func(ctx context.Context, args T) (string, error)) Tool {
 	var zero T
-	schema, err := json.Marshal(schemaOf(reflect.TypeOf(zero)))
+	schema, err := json.Marshal(schemaOf(reflect.TypeOf(zero), false))
 	if err != nil {
 		// schemaOf builds maps of strings and bools only.
 		panic(err)
@@ -42,7 +42,11 @@ func NewTool[T any](name, description string, fn func(ctx context.Context, args 
 	}
 }
 
-func schemaOf(t reflect.Type) map[string]any {
+// schemaOf derives a JSON Schema from a Go type. strict gives the shape
+// OpenAI's strict structured outputs accept (the output schema is sent
+// with "strict": true): every property required, the optional ones
+// (omitempty or a pointer) nullable instead.
+func schemaOf(t reflect.Type, strict bool) map[string]any {
 	if t == nil {
 		return map[string]any{"type": "object", "properties": map[string]any{}}
 	}
@@ -60,9 +64,9 @@ func schemaOf(t reflect.Type) map[string]any {
 	case reflect.Float32, reflect.Float64:
 		return map[string]any{"type": "number"}
 	case reflect.Slice, reflect.Array:
-		return map[string]any{"type": "array", "items": schemaOf(t.Elem())}
+		return map[string]any{"type": "array", "items": schemaOf(t.Elem(), strict)}
 	case reflect.Map:
-		return map[string]any{"type": "object", "additionalProperties": schemaOf(t.Elem())}
+		return map[string]any{"type": "object", "additionalProperties": schemaOf(t.Elem(), strict)}
 	case reflect.Struct:
 		props := map[string]any{}
 		required := []string{}
@@ -78,12 +82,16 @@ func schemaOf(t reflect.Type) map[string]any {
 			if name == "" {
 				name = f.Name
 			}
-			s := schemaOf(f.Type)
+			s := schemaOf(f.Type, strict)
+			optional := strings.Contains(opts, "omitempty") || f.Type.Kind() == reflect.Pointer
+			if strict && optional {
+				s = map[string]any{"anyOf": []any{s, map[string]any{"type": "null"}}}
+			}
 			if d := f.Tag.Get("desc"); d != "" {
 				s["description"] = d
 			}
 			props[name] = s
-			if !strings.Contains(opts, "omitempty") && f.Type.Kind() != reflect.Pointer {
+			if strict || !optional {
 				required = append(required, name)
 			}
 		}

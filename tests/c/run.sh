@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build tests/c/smoke.c against the committed header and the static library,
-# start the mock model server, script one host-tool turn, run the program.
+# start the mock model server, script its replies, run the program.
 # Needs target/debug/libcodeloop_ffi.a and codeloop-mock-server (make ffi).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -28,13 +28,27 @@ curl -sf -X POST -H 'content-type: application/json' "$root_url/__mock/replies" 
  {"kind":"responses","events":[
   {"data":{"type":"response.created","response":{"id":"r2"}}},
   {"data":{"type":"response.output_item.done","output_index":0,"item":{"type":"message","id":"m","role":"assistant","content":[{"type":"output_text","text":"ticket 7 is open, done"}]}}},
-  {"data":{"type":"response.completed","response":{"id":"r2","usage":'"$usage"'}}}]}
+  {"data":{"type":"response.completed","response":{"id":"r2","usage":'"$usage"'}}}]},
+ {"kind":"responses","events":[
+  {"data":{"type":"response.created","response":{"id":"r3"}}},
+  {"data":{"type":"response.output_item.done","output_index":0,"item":{"type":"message","id":"m3","role":"assistant","content":[{"type":"output_text","text":"{\"ok\":true}"}]}}},
+  {"data":{"type":"response.completed","response":{"id":"r3","usage":'"$usage"'}}}]},
+ {"kind":"responses","events":[
+  {"data":{"type":"response.created","response":{"id":"r4"}}},
+  {"data":{"type":"response.output_item.done","output_index":0,"item":{"type":"message","id":"m4","role":"assistant","content":[{"type":"output_text","text":"summary: ticket 7 is open"}]}}},
+  {"data":{"type":"response.completed","response":{"id":"r4","usage":'"$usage"'}}}]}
 ]' >/dev/null
 
 mkdir "$out/work"
 "$out/smoke" "$base_url" "$out/work"
+requests="$(curl -sf "$root_url/__mock/requests")"
 # The tool's output went back to the model in the second request.
-curl -sf "$root_url/__mock/requests" | grep -q 'ticket 7 is open' || {
+grep -q 'ticket 7 is open' <<<"$requests" || {
   echo "the tool output did not reach the model" >&2
+  exit 1
+}
+# The third request carried the run's output schema.
+grep -q '"json_schema"' <<<"$requests" || {
+  echo "the run options' output schema did not reach the model" >&2
   exit 1
 }

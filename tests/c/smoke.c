@@ -1,5 +1,7 @@
-/* C smoke test of the codeloop C ABI: one turn against the mock model
- * server, with a host tool answered through codeloop_host_reply.
+/* C smoke test of the codeloop C ABI against the mock model server: a turn
+ * with a host tool answered through codeloop_host_reply, a turn with an
+ * output schema (codeloop_thread_run_with), steering with no turn running,
+ * and a compaction.
  * Usage: smoke BASE_URL WORKDIR (the driver, run.sh, scripts the mock). */
 #include <pthread.h>
 #include <stdio.h>
@@ -59,6 +61,21 @@ static void on_host(void *user_data, uint64_t id, CodeloopHostKind kind, const u
   codeloop_bytes_free(st.message);
 }
 
+static void reset_state(struct run_state *s) {
+  free(s->data);
+  s->data = NULL;
+  s->done = 0;
+  s->calls = 0;
+  s->events = 0;
+  s->saw_turn_completed = 0;
+}
+
+static void wait_done(struct run_state *s) {
+  pthread_mutex_lock(&s->lock);
+  while (!s->done) pthread_cond_wait(&s->cond, &s->lock);
+  pthread_mutex_unlock(&s->lock);
+}
+
 static int fail_status(const char *what, CodeloopStatus st) {
   fprintf(stderr, "%s failed: code %d: %.*s\n", what, st.code, (int)st.message.len, (const char *)st.message.ptr);
   codeloop_bytes_free(st.message);
@@ -103,9 +120,7 @@ int main(int argc, char **argv) {
   st = codeloop_thread_run(thread, (const uint8_t *)input, strlen(input), on_event, on_done, &s, &run);
   if (st.code != CODELOOP_CODE_OK) return fail_status("codeloop_thread_run", st);
 
-  pthread_mutex_lock(&s.lock);
-  while (!s.done) pthread_cond_wait(&s.cond, &s.lock);
-  pthread_mutex_unlock(&s.lock);
+  wait_done(&s);
 
   int rc = 0;
   if (s.code != CODELOOP_CODE_OK) {
@@ -124,10 +139,52 @@ int main(int argc, char **argv) {
     fprintf(stderr, "on_done called %d times\n", s.calls);
     rc = 1;
   }
-  free(s.data);
   codeloop_run_free(run);
+  int first_events = s.events;
+
+  /* Per-run options: an output schema, and the parsed answer in "output". */
+  if (rc == 0) {
+    reset_state(&s);
+    const char *run_options =
+        "{\"output_schema\":{\"type\":\"object\",\"properties\":{\"ok\":{\"type\":\"boolean\"}},"
+        "\"required\":[\"ok\"],\"additionalProperties\":false},\"max_turns\":2}";
+    const char *input2 = "\"is it ok?\"";
+    st = codeloop_thread_run_with(thread, (const uint8_t *)input2, strlen(input2), (const uint8_t *)run_options,
+                                  strlen(run_options), NULL, on_done, &s, NULL);
+    if (st.code != CODELOOP_CODE_OK) return fail_status("codeloop_thread_run_with", st);
+    wait_done(&s);
+    if (s.code != CODELOOP_CODE_OK || strstr(s.data, "\"output\":{\"ok\":true}") == NULL) {
+      fprintf(stderr, "run with an output schema: code %d: %s\n", s.code, s.data);
+      rc = 1;
+    }
+  }
+
+  /* Steering needs a running turn. */
+  if (rc == 0) {
+    const char *steer = "\"and also this\"";
+    st = codeloop_thread_steer(thread, (const uint8_t *)steer, strlen(steer));
+    if (st.code != CODELOOP_CODE_NO_ACTIVE_TURN) {
+      fprintf(stderr, "steer with no turn: code %d\n", st.code);
+      rc = 1;
+    }
+    codeloop_bytes_free(st.message);
+  }
+
+  /* A manual compaction reports through the completion callback. */
+  if (rc == 0) {
+    reset_state(&s);
+    st = codeloop_thread_compact(thread, on_done, &s);
+    if (st.code != CODELOOP_CODE_OK) return fail_status("codeloop_thread_compact", st);
+    wait_done(&s);
+    if (s.code != CODELOOP_CODE_OK || strstr(s.data, "\"trigger\":\"manual\"") == NULL || s.calls != 1) {
+      fprintf(stderr, "compact: code %d: %s\n", s.code, s.data);
+      rc = 1;
+    }
+  }
+
+  free(s.data);
   codeloop_thread_free(thread);
   codeloop_agent_free(agent);
-  if (rc == 0) printf("ok: C smoke test (%d events)\n", s.events);
+  if (rc == 0) printf("ok: C smoke test (%d events in the first turn)\n", first_events);
   return rc;
 }

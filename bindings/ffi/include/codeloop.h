@@ -11,6 +11,7 @@
 // Bits of `codeloop_agent_new`'s `host_mask`: which requests go to the host
 // callback. Requests not asked for get the headless defaults at once (no
 // handler for tools, approvals denied, hooks continue), without a callback.
+// Hook callbacks registered by id in the `hooks` option need no bit.
 // This bit: host tool calls (`CodeloopHostKind::Tool`).
 #define CODELOOP_HOST_TOOLS 1
 
@@ -77,9 +78,16 @@ typedef enum CodeloopHostKind {
   // (`{"type":"output","output":"..."}` or `{"type":"error","message":"..."}`).
   CODELOOP_HOST_KIND_TOOL = 1,
   // An `ApprovalRequest`; answer with an `ApprovalDecision`
-  // (`"approve"`, `"approve_for_session"`, `"deny"` or `"abort"`).
+  // (`"approve"`, `"approve_for_session"`, `"deny"` or `"abort"`) or a
+  // JSON boolean (`true`: approve, `false`: deny).
   CODELOOP_HOST_KIND_APPROVAL = 2,
   // A `HookEvent` (tagged by `hook_event_name`); answer with a `HookOutcome`.
+  // A hook registered in the options as `{"type": "callback", "id": ID}`
+  // (under `hooks.<Event>[].hooks`) arrives with `"callback_id": ID`
+  // added, always (whatever `host_mask` says), one request per link of
+  // the event's chain; core runs the chain (matchers, order, a deny
+  // stopping the rest). A request without `callback_id` is the single
+  // hook selected by the `CODELOOP_HOST_HOOK_*` bits, asked after the chain.
   CODELOOP_HOST_KIND_HOOK = 3,
 } CodeloopHostKind;
 
@@ -120,19 +128,23 @@ typedef void (*CodeloopHostCallback)(void *user_data,
                                      const uint8_t *request,
                                      size_t request_len);
 
-// Called once per event of a run with the event's JSON (a `ThreadEvent`),
-// borrowed for the duration of the call, on a codeloop runtime thread.
-// Return quickly: the turn's events wait behind it.
-typedef void (*CodeloopEventCallback)(void *user_data, const uint8_t *event, size_t event_len);
-
-// Called exactly once when a run ends, after its last event, on a codeloop
-// runtime thread. On `CODELOOP_CODE_OK`, `data` is the result JSON
-// `{"thread_id", "final_response", "items", "usage"}`; otherwise it is the
-// UTF-8 error message. `data` is borrowed for the duration of the call.
+// Called exactly once when a run (or a compaction) ends, after its last
+// event, on a codeloop runtime thread. On `CODELOOP_CODE_OK`, `data` is the
+// result JSON: for a run `{"thread_id", "final_response", "items", "usage",
+// "output"}` (`output`: the parsed final answer when the run had an output
+// schema, else null). On `CODELOOP_CODE_OUTPUT_INVALID` it is the JSON
+// `{"message", "errors": [...]}` (the validation messages); on any other
+// code it is the UTF-8 error message. `data` is borrowed for the duration
+// of the call.
 typedef void (*CodeloopDoneCallback)(void *user_data,
                                      enum CodeloopCode code,
                                      const uint8_t *data,
                                      size_t data_len);
+
+// Called once per event of a run with the event's JSON (a `ThreadEvent`),
+// borrowed for the duration of the call, on a codeloop runtime thread.
+// Return quickly: the turn's events wait behind it.
+typedef void (*CodeloopEventCallback)(void *user_data, const uint8_t *event, size_t event_len);
 
 #ifdef __cplusplus
 extern "C" {
@@ -178,6 +190,18 @@ struct CodeloopStatus codeloop_agent_new(const uint8_t *options,
 // Ownership: takes `agent`. Do not call it from inside the host callback.
 // Threading: any thread, once; no other call may use `agent` concurrently.
 void codeloop_agent_free(struct CodeloopAgent *agent);
+
+// The warnings of the agent's configuration (unknown config keys, hook
+// events codeloop does not run, ...) as a JSON array of strings; `[]` when
+// there are none. Threads also report them as `error` events.
+//
+// # Safety
+//
+// Pointers are NULL or valid as stated above.
+// Ownership: `*out_json` is the caller's; free it with `codeloop_bytes_free`.
+// Threading: any thread.
+struct CodeloopStatus codeloop_agent_config_warnings(const struct CodeloopAgent *agent,
+                                                     struct CodeloopBytes *out_json);
 
 // Answer host request `request_id` with `answer`, the JSON the request's
 // kind expects (see `CodeloopHostKind`). The first answer counts.
@@ -230,6 +254,25 @@ struct CodeloopStatus codeloop_agent_resume_thread(const struct CodeloopAgent *a
                                                    size_t id_len,
                                                    struct CodeloopThread **out_thread);
 
+// Fork thread `id` (UTF-8, borrowed) of the agent's session store: a new
+// thread, with its own id and rollout file, that starts from the source's
+// history — all of it when `at_turn` is 0, else up to the end of turn
+// `at_turn` (turns count from 1). The source is only read. Fails with
+// `CODELOOP_CODE_CONFIG` for an unknown id, a turn out of range or an
+// ephemeral agent.
+//
+// # Safety
+//
+// Pointers are NULL or valid as stated above.
+// Ownership: as `codeloop_agent_start_thread`.
+// Threading: any thread; reads the source and writes the new rollout file
+// before returning.
+struct CodeloopStatus codeloop_agent_fork_thread(const struct CodeloopAgent *agent,
+                                                 const uint8_t *id,
+                                                 size_t id_len,
+                                                 uint64_t at_turn,
+                                                 struct CodeloopThread **out_thread);
+
 // The thread's id (UTF-8), to resume it by later.
 //
 // # Safety
@@ -249,6 +292,39 @@ struct CodeloopStatus codeloop_thread_id(const struct CodeloopThread *thread,
 // Threading: any thread, also from a callback.
 void codeloop_thread_interrupt(const struct CodeloopThread *thread);
 
+// Add `input` (a JSON string or array of user inputs, as for
+// `codeloop_thread_run`; borrowed for the call) to the thread's running
+// turn: it reaches the model with the turn's next request. Fails with
+// `CODELOOP_CODE_NO_ACTIVE_TURN` when no turn runs (the input is then
+// dropped, never kept for a later turn). Returns at once.
+//
+// # Safety
+//
+// Pointers are NULL or valid as stated above.
+// Ownership: the status message is the caller's.
+// Threading: any thread, also from a callback of the running turn.
+struct CodeloopStatus codeloop_thread_steer(const struct CodeloopThread *thread,
+                                            const uint8_t *input,
+                                            size_t input_len);
+
+// Compact the thread's history now: the model summarizes the conversation,
+// which then continues from the summary and the recent user messages.
+// `on_done` (required) is called exactly once: on `CODELOOP_CODE_OK` with
+// the `Compaction` JSON (`{"trigger":"manual","tokens_before",
+// "items_before","items_after"}`), otherwise with the error as for a run
+// (`CODELOOP_CODE_BUSY` while a turn runs; `CODELOOP_CODE_INTERRUPTED`
+// after `codeloop_thread_interrupt`). If this function returns an error,
+// `on_done` is never called.
+//
+// # Safety
+//
+// Pointers are NULL or valid as stated above.
+// Ownership: `user_data` must stay valid until `on_done` was called.
+// Threading: any thread; returns at once; `on_done` runs on a codeloop thread.
+struct CodeloopStatus codeloop_thread_compact(const struct CodeloopThread *thread,
+                                              CodeloopDoneCallback on_done,
+                                              void *user_data);
+
 // Free a thread handle. A running turn goes on to its end and its
 // callbacks still fire. NULL is a no-op.
 //
@@ -259,13 +335,30 @@ void codeloop_thread_interrupt(const struct CodeloopThread *thread);
 // Threading: any thread, once; no other call may use `thread` concurrently.
 void codeloop_thread_free(struct CodeloopThread *thread);
 
+// Run one turn on `thread` with the agent's options; the same as
+// `codeloop_thread_run_with` without run options.
+//
+// # Safety
+//
+// As `codeloop_thread_run_with`.
+struct CodeloopStatus codeloop_thread_run(const struct CodeloopThread *thread,
+                                          const uint8_t *input,
+                                          size_t input_len,
+                                          CodeloopEventCallback on_event,
+                                          CodeloopDoneCallback on_done,
+                                          void *user_data,
+                                          struct CodeloopRun **out_run);
+
 // Run one turn on `thread`.
 //
 // `input` (borrowed for the call) is a JSON string or a JSON array of user
-// inputs. `on_event` (may be NULL) gets every event; `on_done` (required)
-// is called exactly once when the turn ends, after the last event — also
-// when it fails, is interrupted or panics. If this function returns an
-// error, neither callback is ever called.
+// inputs. `options` (borrowed; empty for none) is a `RunOptions` JSON object
+// (`output_schema`, `output_schema_retries`, `max_turns`, `max_tokens`,
+// `max_cost_usd`, `timeout_ms`) over the agent's options for this run only;
+// invalid options are `CODELOOP_CODE_CONFIG`. `on_event` (may be NULL)
+// gets every event; `on_done` (required) is called exactly once when the
+// turn ends, after the last event — also when it fails, is interrupted or
+// panics. If this function returns an error, neither callback is ever called.
 //
 // # Safety
 //
@@ -274,13 +367,15 @@ void codeloop_thread_free(struct CodeloopThread *thread);
 // `out_run` is not NULL, `*out_run` is a new handle the caller frees with
 // `codeloop_run_free` (any time; it only serves `codeloop_run_cancel`).
 // Threading: any thread; returns at once; callbacks run on codeloop threads.
-struct CodeloopStatus codeloop_thread_run(const struct CodeloopThread *thread,
-                                          const uint8_t *input,
-                                          size_t input_len,
-                                          CodeloopEventCallback on_event,
-                                          CodeloopDoneCallback on_done,
-                                          void *user_data,
-                                          struct CodeloopRun **out_run);
+struct CodeloopStatus codeloop_thread_run_with(const struct CodeloopThread *thread,
+                                               const uint8_t *input,
+                                               size_t input_len,
+                                               const uint8_t *options,
+                                               size_t options_len,
+                                               CodeloopEventCallback on_event,
+                                               CodeloopDoneCallback on_done,
+                                               void *user_data,
+                                               struct CodeloopRun **out_run);
 
 // Cancel the run's turn if it still runs (never a later turn of the same
 // thread); `on_done` then reports `CODELOOP_CODE_INTERRUPTED`. Returns at once.

@@ -24,15 +24,23 @@ pub enum CodeloopHostKind {
     /// (`{"type":"output","output":"..."}` or `{"type":"error","message":"..."}`).
     Tool = 1,
     /// An `ApprovalRequest`; answer with an `ApprovalDecision`
-    /// (`"approve"`, `"approve_for_session"`, `"deny"` or `"abort"`).
+    /// (`"approve"`, `"approve_for_session"`, `"deny"` or `"abort"`) or a
+    /// JSON boolean (`true`: approve, `false`: deny).
     Approval = 2,
     /// A `HookEvent` (tagged by `hook_event_name`); answer with a `HookOutcome`.
+    /// A hook registered in the options as `{"type": "callback", "id": ID}`
+    /// (under `hooks.<Event>[].hooks`) arrives with `"callback_id": ID`
+    /// added, always (whatever `host_mask` says), one request per link of
+    /// the event's chain; core runs the chain (matchers, order, a deny
+    /// stopping the rest). A request without `callback_id` is the single
+    /// hook selected by the `CODELOOP_HOST_HOOK_*` bits, asked after the chain.
     Hook = 3,
 }
 
 /// Bits of `codeloop_agent_new`'s `host_mask`: which requests go to the host
 /// callback. Requests not asked for get the headless defaults at once (no
 /// handler for tools, approvals denied, hooks continue), without a callback.
+/// Hook callbacks registered by id in the `hooks` option need no bit.
 /// This bit: host tool calls (`CodeloopHostKind::Tool`).
 pub const CODELOOP_HOST_TOOLS: u32 = 1;
 /// Approvals (`CodeloopHostKind::Approval`).

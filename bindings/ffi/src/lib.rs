@@ -16,13 +16,16 @@
 //!   and a run's completion callback still fires exactly once.
 
 mod host;
+mod signals;
 
 use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use codeloop_core::protocol::ErrorCode;
-use codeloop_core::{Agent, AgentOptions, Error, Input, RunCollector, RunInterrupt, Thread};
+use codeloop_core::{
+    Agent, AgentOptions, Error, Input, RunCollector, RunInterrupt, RunOptions, Thread,
+};
 use futures::{FutureExt, StreamExt};
 
 pub use host::*;
@@ -294,6 +297,8 @@ pub unsafe extern "C" fn codeloop_agent_new(
         if let Err(e) = codeloop_core::telemetry::init_from_env() {
             eprintln!("codeloop: warning: {e}");
         }
+        // Before any child process: hosts like Go need SA_ONSTACK handlers.
+        signals::install_child_handler(&codeloop_core::runtime::handle()?);
         // SAFETY: borrowed per this function's contract.
         let bytes = unsafe { borrow(options, options_len, "options") }?;
         let options: AgentOptions = if bytes.is_empty() {
@@ -345,6 +350,38 @@ pub unsafe extern "C" fn codeloop_agent_free(agent: *mut CodeloopAgent) {
         let agent = unsafe { Box::from_raw(agent) };
         agent.host.close();
     }));
+}
+
+/// The warnings of the agent's configuration (unknown config keys, hook
+/// events codeloop does not run, ...) as a JSON array of strings; `[]` when
+/// there are none. Threads also report them as `error` events.
+///
+/// # Safety
+///
+/// Pointers are NULL or valid as stated above.
+/// Ownership: `*out_json` is the caller's; free it with `codeloop_bytes_free`.
+/// Threading: any thread.
+#[no_mangle]
+pub unsafe extern "C" fn codeloop_agent_config_warnings(
+    agent: *const CodeloopAgent,
+    out_json: *mut CodeloopBytes,
+) -> CodeloopStatus {
+    guard(|| {
+        // SAFETY: per this function's contract.
+        let agent = unsafe { handle(agent, "agent") }?;
+        if out_json.is_null() {
+            return Err(CodeloopStatus::invalid("out_json is NULL"));
+        }
+        let json = serde_json::to_vec(agent.agent.config_warnings()).map_err(|e| {
+            CodeloopStatus::new(
+                CodeloopCode::Internal,
+                format!("cannot serialize the warnings: {e}"),
+            )
+        })?;
+        // SAFETY: non-null and writable per this function's contract.
+        unsafe { out_json.write(CodeloopBytes::from_vec(json)) };
+        Ok(())
+    })
 }
 
 /// Answer host request `request_id` with `answer`, the JSON the request's
@@ -473,6 +510,46 @@ pub unsafe extern "C" fn codeloop_agent_resume_thread(
     })
 }
 
+/// Fork thread `id` (UTF-8, borrowed) of the agent's session store: a new
+/// thread, with its own id and rollout file, that starts from the source's
+/// history — all of it when `at_turn` is 0, else up to the end of turn
+/// `at_turn` (turns count from 1). The source is only read. Fails with
+/// `CODELOOP_CODE_CONFIG` for an unknown id, a turn out of range or an
+/// ephemeral agent.
+///
+/// # Safety
+///
+/// Pointers are NULL or valid as stated above.
+/// Ownership: as `codeloop_agent_start_thread`.
+/// Threading: any thread; reads the source and writes the new rollout file
+/// before returning.
+#[no_mangle]
+pub unsafe extern "C" fn codeloop_agent_fork_thread(
+    agent: *const CodeloopAgent,
+    id: *const u8,
+    id_len: usize,
+    at_turn: u64,
+    out_thread: *mut *mut CodeloopThread,
+) -> CodeloopStatus {
+    guard(|| {
+        // SAFETY: per this function's contract.
+        let agent = unsafe { handle(agent, "agent") }?;
+        // SAFETY: per this function's contract.
+        let id = utf8(unsafe { borrow(id, id_len, "id") }?, "id")?;
+        if out_thread.is_null() {
+            // Refused before the fork writes a rollout file nobody would own.
+            return Err(CodeloopStatus::invalid("out_thread is NULL"));
+        }
+        let thread = agent
+            .agent
+            .fork_thread(id, (at_turn > 0).then_some(at_turn))?;
+        let raw = Box::into_raw(Box::new(CodeloopThread { thread }));
+        // SAFETY: non-null and writable per this function's contract.
+        unsafe { out_thread.write(raw) };
+        Ok(())
+    })
+}
+
 /// The thread's id (UTF-8), to resume it by later.
 ///
 /// # Safety
@@ -517,6 +594,73 @@ pub unsafe extern "C" fn codeloop_thread_interrupt(thread: *const CodeloopThread
     }));
 }
 
+/// Add `input` (a JSON string or array of user inputs, as for
+/// `codeloop_thread_run`; borrowed for the call) to the thread's running
+/// turn: it reaches the model with the turn's next request. Fails with
+/// `CODELOOP_CODE_NO_ACTIVE_TURN` when no turn runs (the input is then
+/// dropped, never kept for a later turn). Returns at once.
+///
+/// # Safety
+///
+/// Pointers are NULL or valid as stated above.
+/// Ownership: the status message is the caller's.
+/// Threading: any thread, also from a callback of the running turn.
+#[no_mangle]
+pub unsafe extern "C" fn codeloop_thread_steer(
+    thread: *const CodeloopThread,
+    input: *const u8,
+    input_len: usize,
+) -> CodeloopStatus {
+    guard(|| {
+        // SAFETY: per this function's contract.
+        let thread = unsafe { handle(thread, "thread") }?;
+        // SAFETY: per this function's contract.
+        let input = parse_input(unsafe { borrow(input, input_len, "input") }?)?;
+        thread.thread.steer(input)?;
+        Ok(())
+    })
+}
+
+/// Compact the thread's history now: the model summarizes the conversation,
+/// which then continues from the summary and the recent user messages.
+/// `on_done` (required) is called exactly once: on `CODELOOP_CODE_OK` with
+/// the `Compaction` JSON (`{"trigger":"manual","tokens_before",
+/// "items_before","items_after"}`), otherwise with the error as for a run
+/// (`CODELOOP_CODE_BUSY` while a turn runs; `CODELOOP_CODE_INTERRUPTED`
+/// after `codeloop_thread_interrupt`). If this function returns an error,
+/// `on_done` is never called.
+///
+/// # Safety
+///
+/// Pointers are NULL or valid as stated above.
+/// Ownership: `user_data` must stay valid until `on_done` was called.
+/// Threading: any thread; returns at once; `on_done` runs on a codeloop thread.
+#[no_mangle]
+pub unsafe extern "C" fn codeloop_thread_compact(
+    thread: *const CodeloopThread,
+    on_done: CodeloopDoneCallback,
+    user_data: *mut c_void,
+) -> CodeloopStatus {
+    guard(|| {
+        // SAFETY: per this function's contract.
+        let thread = unsafe { handle(thread, "thread") }?.thread.clone();
+        let on_done = on_done.ok_or_else(|| CodeloopStatus::invalid("on_done is NULL"))?;
+        let runtime = codeloop_core::runtime::handle()?;
+        let mut done = DoneOnce {
+            callback: Some((on_done, UserData(user_data))),
+        };
+        runtime.spawn(async move {
+            let outcome = AssertUnwindSafe(thread.compact()).catch_unwind().await;
+            match outcome {
+                Ok(Ok(compaction)) => done.finish_json(&compaction),
+                Ok(Err(e)) => done.fail(&e),
+                Err(panic) => done.panicked(panic.as_ref()),
+            }
+        });
+        Ok(())
+    })
+}
+
 /// Free a thread handle. A running turn goes on to its end and its
 /// callbacks still fire. NULL is a no-op.
 ///
@@ -542,10 +686,14 @@ pub unsafe extern "C" fn codeloop_thread_free(thread: *mut CodeloopThread) {
 pub type CodeloopEventCallback =
     Option<unsafe extern "C" fn(user_data: *mut c_void, event: *const u8, event_len: usize)>;
 
-/// Called exactly once when a run ends, after its last event, on a codeloop
-/// runtime thread. On `CODELOOP_CODE_OK`, `data` is the result JSON
-/// `{"thread_id", "final_response", "items", "usage"}`; otherwise it is the
-/// UTF-8 error message. `data` is borrowed for the duration of the call.
+/// Called exactly once when a run (or a compaction) ends, after its last
+/// event, on a codeloop runtime thread. On `CODELOOP_CODE_OK`, `data` is the
+/// result JSON: for a run `{"thread_id", "final_response", "items", "usage",
+/// "output"}` (`output`: the parsed final answer when the run had an output
+/// schema, else null). On `CODELOOP_CODE_OUTPUT_INVALID` it is the JSON
+/// `{"message", "errors": [...]}` (the validation messages); on any other
+/// code it is the UTF-8 error message. `data` is borrowed for the duration
+/// of the call.
 pub type CodeloopDoneCallback = Option<
     unsafe extern "C" fn(
         user_data: *mut c_void,
@@ -566,6 +714,37 @@ struct DoneOnce {
 }
 
 impl DoneOnce {
+    /// Report success with `value` as JSON.
+    fn finish_json(&mut self, value: &impl serde::Serialize) {
+        match serde_json::to_vec(value) {
+            Ok(bytes) => self.finish(CodeloopCode::Ok, &bytes),
+            Err(e) => self.finish(
+                CodeloopCode::Internal,
+                format!("cannot serialize the result: {e}").as_bytes(),
+            ),
+        }
+    }
+
+    /// Report a core error: its message, or for `output_invalid` the JSON
+    /// `{"message", "errors"}` so the validation messages arrive intact.
+    fn fail(&mut self, error: &Error) {
+        let code = error.code().into();
+        if let Error::OutputInvalid { errors } = error {
+            let json = serde_json::json!({"message": error.to_string(), "errors": errors});
+            if let Ok(bytes) = serde_json::to_vec(&json) {
+                return self.finish(code, &bytes);
+            }
+        }
+        self.finish(code, error.to_string().as_bytes());
+    }
+
+    fn panicked(&mut self, panic: &(dyn std::any::Any + Send)) {
+        self.finish(
+            CodeloopCode::Internal,
+            format!("codeloop panicked: {}", panic_message(panic)).as_bytes(),
+        );
+    }
+
     fn finish(&mut self, code: CodeloopCode, data: &[u8]) {
         if let Some((call, user_data)) = self.callback.take() {
             // SAFETY: the callback and user_data come from codeloop_thread_run,
@@ -596,21 +775,21 @@ fn parse_input(bytes: &[u8]) -> Result<Input, CodeloopStatus> {
     serde_json::from_value(value).map_err(|e| CodeloopStatus::invalid(format!("input: {e}")))
 }
 
-/// Run one turn on `thread`.
-///
-/// `input` (borrowed for the call) is a JSON string or a JSON array of user
-/// inputs. `on_event` (may be NULL) gets every event; `on_done` (required)
-/// is called exactly once when the turn ends, after the last event — also
-/// when it fails, is interrupted or panics. If this function returns an
-/// error, neither callback is ever called.
+/// Parse run options: empty bytes are the defaults.
+fn parse_run_options(bytes: &[u8]) -> Result<RunOptions, CodeloopStatus> {
+    if bytes.is_empty() {
+        return Ok(RunOptions::default());
+    }
+    serde_json::from_slice(bytes)
+        .map_err(|e| CodeloopStatus::new(CodeloopCode::Config, format!("run options: {e}")))
+}
+
+/// Run one turn on `thread` with the agent's options; the same as
+/// `codeloop_thread_run_with` without run options.
 ///
 /// # Safety
 ///
-/// Pointers are NULL or valid as stated above.
-/// Ownership: `user_data` must stay valid until `on_done` was called. If
-/// `out_run` is not NULL, `*out_run` is a new handle the caller frees with
-/// `codeloop_run_free` (any time; it only serves `codeloop_run_cancel`).
-/// Threading: any thread; returns at once; callbacks run on codeloop threads.
+/// As `codeloop_thread_run_with`.
 #[no_mangle]
 pub unsafe extern "C" fn codeloop_thread_run(
     thread: *const CodeloopThread,
@@ -621,17 +800,66 @@ pub unsafe extern "C" fn codeloop_thread_run(
     user_data: *mut c_void,
     out_run: *mut *mut CodeloopRun,
 ) -> CodeloopStatus {
+    // SAFETY: the same contract, with no run options.
+    unsafe {
+        codeloop_thread_run_with(
+            thread,
+            input,
+            input_len,
+            std::ptr::null(),
+            0,
+            on_event,
+            on_done,
+            user_data,
+            out_run,
+        )
+    }
+}
+
+/// Run one turn on `thread`.
+///
+/// `input` (borrowed for the call) is a JSON string or a JSON array of user
+/// inputs. `options` (borrowed; empty for none) is a `RunOptions` JSON object
+/// (`output_schema`, `output_schema_retries`, `max_turns`, `max_tokens`,
+/// `max_cost_usd`, `timeout_ms`) over the agent's options for this run only;
+/// invalid options are `CODELOOP_CODE_CONFIG`. `on_event` (may be NULL)
+/// gets every event; `on_done` (required) is called exactly once when the
+/// turn ends, after the last event — also when it fails, is interrupted or
+/// panics. If this function returns an error, neither callback is ever called.
+///
+/// # Safety
+///
+/// Pointers are NULL or valid as stated above.
+/// Ownership: `user_data` must stay valid until `on_done` was called. If
+/// `out_run` is not NULL, `*out_run` is a new handle the caller frees with
+/// `codeloop_run_free` (any time; it only serves `codeloop_run_cancel`).
+/// Threading: any thread; returns at once; callbacks run on codeloop threads.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn codeloop_thread_run_with(
+    thread: *const CodeloopThread,
+    input: *const u8,
+    input_len: usize,
+    options: *const u8,
+    options_len: usize,
+    on_event: CodeloopEventCallback,
+    on_done: CodeloopDoneCallback,
+    user_data: *mut c_void,
+    out_run: *mut *mut CodeloopRun,
+) -> CodeloopStatus {
     guard(|| {
         // SAFETY: per this function's contract.
         let thread = unsafe { handle(thread, "thread") }?;
         // SAFETY: per this function's contract.
         let input = parse_input(unsafe { borrow(input, input_len, "input") }?)?;
+        // SAFETY: per this function's contract.
+        let options = parse_run_options(unsafe { borrow(options, options_len, "options") }?)?;
         let on_done = on_done.ok_or_else(|| CodeloopStatus::invalid("on_done is NULL"))?;
         // Resolve the runtime first: past this point the run must start,
         // since the completion callback is then owed.
         let runtime = codeloop_core::runtime::handle()?;
         let user_data = UserData(user_data);
-        let mut stream = thread.thread.run_streamed(input);
+        let mut stream = thread.thread.run_streamed_with(input, options);
         let interrupt = stream.interrupter();
         let mut done = DoneOnce {
             callback: Some((on_done, user_data)),
@@ -659,26 +887,9 @@ pub unsafe extern "C" fn codeloop_thread_run(
             .catch_unwind()
             .await;
             match turn {
-                Ok(Ok(result)) => {
-                    let json = serde_json::json!({
-                        "thread_id": result.thread_id,
-                        "final_response": result.final_response,
-                        "items": result.items,
-                        "usage": result.usage,
-                    });
-                    match serde_json::to_vec(&json) {
-                        Ok(bytes) => done.finish(CodeloopCode::Ok, &bytes),
-                        Err(e) => done.finish(
-                            CodeloopCode::Internal,
-                            format!("cannot serialize the result: {e}").as_bytes(),
-                        ),
-                    }
-                }
-                Ok(Err(e)) => done.finish(e.code().into(), e.to_string().as_bytes()),
-                Err(panic) => done.finish(
-                    CodeloopCode::Internal,
-                    format!("codeloop panicked: {}", panic_message(panic.as_ref())).as_bytes(),
-                ),
+                Ok(Ok(result)) => done.finish_json(&result),
+                Ok(Err(e)) => done.fail(&e),
+                Err(panic) => done.panicked(panic.as_ref()),
             }
         });
         if !out_run.is_null() {

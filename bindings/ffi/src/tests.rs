@@ -188,3 +188,270 @@ fn the_completion_fires_exactly_once_even_when_the_task_panics() {
         CodeloopCode::Ok as i32
     );
 }
+
+/// An agent on an unreachable model, in a temp dir; `extra` adds options.
+fn agent_with(dir: &Path, extra: serde_json::Value) -> *mut CodeloopAgent {
+    let mut options = serde_json::json!({
+        "cwd": dir, "api_key": "k", "base_url": "http://127.0.0.1:9/v1",
+        "codeloop_home": dir.join("home"), "load_config_files": false,
+        "request_max_retries": 0, "stream_max_retries": 0,
+    });
+    if let (Some(o), Some(e)) = (options.as_object_mut(), extra.as_object()) {
+        o.extend(e.clone());
+    }
+    let options = serde_json::to_vec(&options).expect("json");
+    let mut agent: *mut CodeloopAgent = std::ptr::null_mut();
+    // SAFETY: valid pointers for the call.
+    let (code, message) = take(unsafe {
+        codeloop_agent_new(
+            options.as_ptr(),
+            options.len(),
+            None,
+            std::ptr::null_mut(),
+            0,
+            &mut agent,
+        )
+    });
+    assert_eq!(code, CodeloopCode::Ok, "{message}");
+    agent
+}
+
+fn start_thread(agent: *const CodeloopAgent) -> *mut CodeloopThread {
+    let mut thread: *mut CodeloopThread = std::ptr::null_mut();
+    // SAFETY: a live agent and a writable out-parameter.
+    assert_eq!(
+        take(unsafe { codeloop_agent_start_thread(agent, &mut thread) }).0,
+        CodeloopCode::Ok
+    );
+    thread
+}
+
+#[test]
+fn steering_an_idle_thread_is_no_active_turn() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let agent = agent_with(dir.path(), serde_json::json!({"ephemeral": true}));
+    let thread = start_thread(agent);
+    let input = br#""also check the docs""#;
+    // SAFETY: a live thread and valid input.
+    let (code, message) =
+        take(unsafe { codeloop_thread_steer(thread, input.as_ptr(), input.len()) });
+    assert_eq!(code, CodeloopCode::NoActiveTurn, "{message}");
+    // SAFETY: NULL handles and bad input are reported, not dereferenced.
+    let (code, _) = take(unsafe { codeloop_thread_steer(std::ptr::null(), input.as_ptr(), 3) });
+    assert_eq!(code, CodeloopCode::InvalidArgument);
+    // SAFETY: as above.
+    let (code, _) = take(unsafe { codeloop_thread_steer(thread, std::ptr::null(), 3) });
+    assert_eq!(code, CodeloopCode::InvalidArgument);
+    // SAFETY: each handle freed once.
+    unsafe {
+        codeloop_thread_free(thread);
+        codeloop_agent_free(agent);
+    }
+}
+
+/// What a completion callback reported, for a test to wait on.
+#[derive(Default)]
+struct Outcome {
+    slot: std::sync::Mutex<Option<(CodeloopCode, String)>>,
+    ready: std::sync::Condvar,
+}
+
+impl Outcome {
+    fn wait(&self) -> (CodeloopCode, String) {
+        let mut slot = self.slot.lock().unwrap();
+        loop {
+            if let Some(outcome) = slot.take() {
+                return outcome;
+            }
+            slot = self.ready.wait(slot).unwrap();
+        }
+    }
+}
+
+unsafe extern "C" fn record_done(
+    user_data: *mut c_void,
+    code: CodeloopCode,
+    data: *const u8,
+    len: usize,
+) {
+    // SAFETY: the tests pass a live &Outcome and data of len bytes.
+    let outcome = unsafe { &*(user_data as *const Outcome) };
+    // SAFETY: as above.
+    let text = String::from_utf8_lossy(unsafe { std::slice::from_raw_parts(data, len) });
+    let mut slot = outcome.slot.lock().unwrap();
+    assert!(slot.is_none(), "the completion fired twice");
+    *slot = Some((code, text.into_owned()));
+    outcome.ready.notify_all();
+}
+
+#[test]
+fn compacting_a_thread_that_never_ran_reports_an_empty_compaction() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let agent = agent_with(dir.path(), serde_json::json!({"ephemeral": true}));
+    let thread = start_thread(agent);
+    // SAFETY: a NULL on_done is refused before anything starts.
+    let (code, _) = take(unsafe { codeloop_thread_compact(thread, None, std::ptr::null_mut()) });
+    assert_eq!(code, CodeloopCode::InvalidArgument);
+    let outcome = Outcome::default();
+    // SAFETY: `outcome` outlives the callback (waited for below).
+    let (code, message) = take(unsafe {
+        codeloop_thread_compact(
+            thread,
+            Some(record_done),
+            &outcome as *const Outcome as *mut c_void,
+        )
+    });
+    assert_eq!(code, CodeloopCode::Ok, "{message}");
+    let (code, data) = outcome.wait();
+    assert_eq!(code, CodeloopCode::Ok, "{data}");
+    let compaction: serde_json::Value = serde_json::from_str(&data).unwrap();
+    assert_eq!(compaction["trigger"], "manual", "{data}");
+    assert_eq!(compaction["items_before"], 0, "{data}");
+    // SAFETY: each handle freed once.
+    unsafe {
+        codeloop_thread_free(thread);
+        codeloop_agent_free(agent);
+    }
+}
+
+#[test]
+fn forking_needs_a_session_store_and_a_known_thread() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let id = b"0191a2b3-0000-7000-8000-000000000000";
+    let ephemeral = agent_with(dir.path(), serde_json::json!({"ephemeral": true}));
+    let mut out: *mut CodeloopThread = std::ptr::null_mut();
+    // SAFETY: a live agent, a valid id, a writable out-parameter.
+    let (code, message) =
+        take(unsafe { codeloop_agent_fork_thread(ephemeral, id.as_ptr(), id.len(), 0, &mut out) });
+    assert_eq!(code, CodeloopCode::Config, "{message}");
+    assert!(message.contains("ephemeral"), "{message}");
+    assert!(out.is_null());
+    let sessions = dir.path().join("sessions");
+    let agent = agent_with(dir.path(), serde_json::json!({"session_dir": sessions}));
+    // SAFETY: as above.
+    let (code, message) =
+        take(unsafe { codeloop_agent_fork_thread(agent, id.as_ptr(), id.len(), 1, &mut out) });
+    assert_eq!(code, CodeloopCode::Config, "{message}");
+    assert!(out.is_null());
+    // SAFETY: a NULL out-parameter and a NULL agent are refused.
+    let (code, _) = take(unsafe {
+        codeloop_agent_fork_thread(agent, id.as_ptr(), id.len(), 0, std::ptr::null_mut())
+    });
+    assert_eq!(code, CodeloopCode::InvalidArgument);
+    // SAFETY: as above.
+    let (code, _) = take(unsafe {
+        codeloop_agent_fork_thread(std::ptr::null(), id.as_ptr(), id.len(), 0, &mut out)
+    });
+    assert_eq!(code, CodeloopCode::InvalidArgument);
+    // SAFETY: each handle freed once.
+    unsafe {
+        codeloop_agent_free(ephemeral);
+        codeloop_agent_free(agent);
+    }
+}
+
+#[test]
+fn bad_run_options_are_refused_before_the_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A model without a price: a cost budget for it is a configuration error.
+    let agent = agent_with(
+        dir.path(),
+        serde_json::json!({"ephemeral": true, "model": "priceless-local-model"}),
+    );
+    let thread = start_thread(agent);
+    let input = br#""hi""#;
+    let options = br#"{"max_tokens": "lots"}"#;
+    // SAFETY: valid pointers; the options are refused, so no callback is owed.
+    let (code, message) = take(unsafe {
+        codeloop_thread_run_with(
+            thread,
+            input.as_ptr(),
+            input.len(),
+            options.as_ptr(),
+            options.len(),
+            None,
+            Some(record_done),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        )
+    });
+    assert_eq!(code, CodeloopCode::Config, "{message}");
+    assert!(message.contains("run options"), "{message}");
+    // A budget the run options set fails the run itself, through on_done.
+    let options = br#"{"max_cost_usd": 1.0}"#;
+    let outcome = Outcome::default();
+    // SAFETY: `outcome` outlives the callback (waited for below).
+    let (code, message) = take(unsafe {
+        codeloop_thread_run_with(
+            thread,
+            input.as_ptr(),
+            input.len(),
+            options.as_ptr(),
+            options.len(),
+            None,
+            Some(record_done),
+            &outcome as *const Outcome as *mut c_void,
+            std::ptr::null_mut(),
+        )
+    });
+    assert_eq!(code, CodeloopCode::Ok, "{message}");
+    let (code, data) = outcome.wait();
+    assert_eq!(code, CodeloopCode::Config, "{data}");
+    assert!(data.contains("max_cost_usd"), "{data}");
+    // SAFETY: each handle freed once.
+    unsafe {
+        codeloop_thread_free(thread);
+        codeloop_agent_free(agent);
+    }
+}
+
+#[test]
+fn output_invalid_reports_its_messages_as_json() {
+    let outcome = Outcome::default();
+    let mut done = DoneOnce {
+        callback: Some((
+            record_done,
+            host::UserData(&outcome as *const Outcome as *mut c_void),
+        )),
+    };
+    done.fail(&Error::OutputInvalid {
+        errors: vec!["\"n\" is a required property".into(), "not; split".into()],
+    });
+    drop(done);
+    let (code, data) = outcome.wait();
+    assert_eq!(code, CodeloopCode::OutputInvalid);
+    let value: serde_json::Value = serde_json::from_str(&data).unwrap();
+    assert_eq!(
+        value["errors"],
+        serde_json::json!(["\"n\" is a required property", "not; split"])
+    );
+    assert!(value["message"].as_str().unwrap().contains("output schema"));
+}
+
+#[test]
+fn config_warnings_are_a_json_array() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // An event codeloop does not run is a warning, not an error.
+    let agent = agent_with(
+        dir.path(),
+        serde_json::json!({"ephemeral": true, "hooks": {"Notification": []}}),
+    );
+    let mut out = CodeloopBytes::empty();
+    // SAFETY: a live agent and a writable out-parameter.
+    let (code, message) = take(unsafe { codeloop_agent_config_warnings(agent, &mut out) });
+    assert_eq!(code, CodeloopCode::Ok, "{message}");
+    // SAFETY: bytes from this library, read then freed once.
+    let json = unsafe { std::slice::from_raw_parts(out.ptr, out.len) }.to_vec();
+    // SAFETY: freed once.
+    unsafe { codeloop_bytes_free(out) };
+    let warnings: Vec<String> = serde_json::from_slice(&json).unwrap();
+    assert!(
+        warnings.iter().any(|w| w.contains("Notification")),
+        "{warnings:?}"
+    );
+    // SAFETY: a NULL out-parameter is refused.
+    let (code, _) = take(unsafe { codeloop_agent_config_warnings(agent, std::ptr::null_mut()) });
+    assert_eq!(code, CodeloopCode::InvalidArgument);
+    // SAFETY: freed once.
+    unsafe { codeloop_agent_free(agent) };
+}
