@@ -39,7 +39,10 @@ type Options struct {
 	// Sandbox of tool commands. Default: config.toml's sandbox_mode, else read-only.
 	Sandbox       SandboxMode
 	WritableRoots []string
-	NetworkAccess bool
+	// NetworkAccess: whether commands may use the network in the confined
+	// modes. nil: as the config files say, else no (Ptr(false) to refuse
+	// it whatever they say).
+	NetworkAccess *bool
 	// ApprovalPolicy: when CanUseTool is asked. Default: config.toml's, else never.
 	ApprovalPolicy        ApprovalPolicy
 	Instructions          string
@@ -287,7 +290,7 @@ func (o *Options) json(hooks map[HookName][]hookGroup) ([]byte, error) {
 	set("cwd", o.Cwd, o.Cwd != "")
 	set("sandbox", o.Sandbox, o.Sandbox != "")
 	set("writable_roots", o.WritableRoots, len(o.WritableRoots) > 0)
-	set("network_access", o.NetworkAccess, o.NetworkAccess)
+	set("network_access", o.NetworkAccess, o.NetworkAccess != nil)
 	set("approval_policy", o.ApprovalPolicy, o.ApprovalPolicy != "")
 	set("instructions", o.Instructions, o.Instructions != "")
 	set("developer_instructions", o.DeveloperInstructions, o.DeveloperInstructions != "")

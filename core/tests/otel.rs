@@ -3,15 +3,12 @@
 //! collector on loopback.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-use std::sync::mpsc;
 use std::time::Duration;
 
 use codeloop_core::protocol::{AgentOptions, SandboxMode};
 use codeloop_core::telemetry::{otel_layer, otlp_provider, OtlpConfig};
 use codeloop_core::Agent;
-use codeloop_mock_server::{responses, MockServer};
+use codeloop_mock_server::{otlp, responses, MockServer};
 use opentelemetry::trace::SpanKind;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 use serde_json::json;
@@ -128,63 +125,9 @@ async fn a_run_is_traced_with_genai_attributes_and_parents() {
     assert_eq!(attr(run, "turn"), "2");
 }
 
-/// One HTTP request as a collector on loopback received it.
-struct Received {
-    request_line: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-fn one_request_collector() -> (String, mpsc::Receiver<Received>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
-        let mut reader = BufReader::new(stream.try_clone().unwrap());
-        let mut request_line = String::new();
-        reader.read_line(&mut request_line).unwrap();
-        let mut headers = Vec::new();
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            let line = line.trim_end();
-            if line.is_empty() {
-                break;
-            }
-            let (k, v) = line.split_once(':').unwrap();
-            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
-        }
-        let len: usize = headers
-            .iter()
-            .find(|(k, _)| k == "content-length")
-            .map(|(_, v)| v.parse().unwrap())
-            .unwrap();
-        let mut body = vec![0; len];
-        reader.read_exact(&mut body).unwrap();
-        let mut stream = stream;
-        stream
-            .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-            .unwrap();
-        tx.send(Received {
-            request_line,
-            headers,
-            body,
-        })
-        .unwrap();
-    });
-    (format!("http://{addr}"), rx)
-}
-
-fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|w| w == needle.as_bytes())
-}
-
 #[tokio::test]
 async fn spans_are_exported_over_otlp_http_as_the_otel_variables_say() {
-    let (collector, received) = one_request_collector();
+    let (collector, received) = otlp::collector().unwrap();
     let vars = [
         ("OTEL_EXPORTER_OTLP_ENDPOINT", collector.as_str()),
         ("OTEL_EXPORTER_OTLP_HEADERS", "x-collector-key=s3cret"),
@@ -218,14 +161,8 @@ async fn spans_are_exported_over_otlp_http_as_the_otel_variables_say() {
         "{}",
         got.request_line
     );
-    let header = |name: &str| {
-        got.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
-    assert_eq!(header("content-type"), Some("application/x-protobuf"));
-    assert_eq!(header("x-collector-key"), Some("s3cret"));
+    assert_eq!(got.header("content-type"), Some("application/x-protobuf"));
+    assert_eq!(got.header("x-collector-key"), Some("s3cret"));
     for text in [
         "nightly-agents",
         "deployment.environment",
@@ -234,6 +171,6 @@ async fn spans_are_exported_over_otlp_http_as_the_otel_variables_say() {
         "gen_ai.usage.input_tokens",
         "resp_otlp",
     ] {
-        assert!(contains(&got.body, text), "the export has no {text:?}");
+        assert!(got.body_contains(text), "the export has no {text:?}");
     }
 }

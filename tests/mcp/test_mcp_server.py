@@ -149,6 +149,15 @@ async def call(
         return await session.call_tool(tool, arguments)
 
 
+async def call_ok(
+    session: ClientSession, tool: str, arguments: Dict[str, Any]
+) -> types.CallToolResult:
+    """`call`, which must not be a tool error."""
+    result = await call(session, tool, arguments)
+    assert not result.is_error, text_of(result)
+    return result
+
+
 # ------------------------------------------------------------------ tools
 
 
@@ -203,7 +212,7 @@ async def test_codex_runs_a_turn_and_codex_reply_continues_the_thread(
     )
     events = Events()
     async with connect(mock, home, events) as session:
-        first = await call(
+        first = await call_ok(
             session,
             "codex",
             {
@@ -214,7 +223,6 @@ async def test_codex_runs_a_turn_and_codex_reply_continues_the_thread(
                 "developer-instructions": "Answer in three words.",
             },
         )
-        assert not first.is_error, text_of(first)
         assert first.structured_content is not None
         thread_id = first.structured_content["threadId"]
         assert thread_id
@@ -237,8 +245,9 @@ async def test_codex_runs_a_turn_and_codex_reply_continues_the_thread(
         outputs = mockmodel.tool_outputs(mock.requests()[1])
         assert "from-the-file" in outputs["call_1"]
 
-        second = await call(session, "codex-reply", {"threadId": thread_id, "prompt": "and now?"})
-        assert not second.is_error, text_of(second)
+        second = await call_ok(
+            session, "codex-reply", {"threadId": thread_id, "prompt": "and now?"}
+        )
         assert second.structured_content == {"threadId": thread_id, "content": "second answer"}
         # The model saw the whole conversation so far.
         texts = mockmodel.input_texts(mock.requests()[2])
@@ -247,10 +256,9 @@ async def test_codex_runs_a_turn_and_codex_reply_continues_the_thread(
         assert texts[-1] == "and now?"
 
         # `conversationId` is the older name of `threadId`.
-        third = await call(
+        third = await call_ok(
             session, "codex-reply", {"conversationId": thread_id, "prompt": "once more"}
         )
-        assert not third.is_error, text_of(third)
         assert text_of(third) == "third answer"
 
 
@@ -261,28 +269,72 @@ async def test_codex_reply_resumes_a_thread_of_an_earlier_server(
     (workdir / "notes.txt").write_text("in-the-first-cwd\n")
     mock.push(
         mockmodel.text_turn("remembered"),
-        mockmodel.call_turn(shell_call("call_1", "cat notes.txt")),
+        mockmodel.call_turn(shell_call("call_1", "cat notes.txt > copy.txt && cat copy.txt")),
         mockmodel.text_turn("still here"),
     )
     async with connect(mock, home) as session:
-        first = await call(session, "codex", {"prompt": "remember 42", "cwd": str(workdir)})
-        assert not first.is_error, text_of(first)
+        first = await call_ok(
+            session,
+            "codex",
+            {"prompt": "remember 42", "cwd": str(workdir), "sandbox": "workspace-write"},
+        )
         assert first.structured_content is not None
         thread_id = first.structured_content["threadId"]
 
     # A new server process (in another directory): the thread comes back from
     # the session store, and works where it was started.
     async with connect(mock, home) as session:
-        again = await call(
+        again = await call_ok(
             session, "codex-reply", {"threadId": thread_id, "prompt": "what was it?"}
         )
-        assert not again.is_error, text_of(again)
         assert again.structured_content == {"threadId": thread_id, "content": "still here"}
     texts = mockmodel.input_texts(mock.requests()[1])
     assert "remember 42" in texts
     assert "remembered" in texts
     assert texts[-1] == "what was it?"
     assert "in-the-first-cwd" in mockmodel.tool_outputs(mock.requests()[2])["call_1"]
+    # ...and under the sandbox it ran with (the server's default is read-only).
+    assert (workdir / "copy.txt").read_text() == "in-the-first-cwd\n"
+
+
+def processes_with(marker: str) -> List[int]:
+    """Pids of this user's processes whose environment holds `marker`."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker.encode() in (entry / "environ").read_bytes():
+                    pids.append(int(entry.name))
+            except OSError:
+                pass
+    return pids
+
+
+@pytest.mark.anyio
+async def test_calls_with_the_same_settings_share_one_agent_and_its_mcp_servers(
+    mock: MockModel, home: Path, workdir: Path
+) -> None:
+    everything = (
+        ROOT / "tests/mcp/node_modules/@modelcontextprotocol/server-everything/dist/index.js"
+    )
+    assert everything.is_file(), "run `make mcp-deps`"
+    marker = f"CODELOOP_SHARED_{os.getpid()}"
+    (home / "config.toml").write_text(
+        "[mcp_servers.everything]\n"
+        'command = "node"\n'
+        f'args = ["{everything}", "stdio"]\n'
+        f'env = {{ MARKER = "{marker}" }}\n'
+        "required = true\n"
+    )
+    mock.push(mockmodel.text_turn("one"), mockmodel.text_turn("two"))
+    async with connect(mock, home) as session:
+        for prompt in ("first", "second"):
+            await call_ok(session, "codex", {"prompt": prompt, "cwd": str(workdir)})
+        # Both turns offered the server's tools; one server process serves both.
+        for request in mock.requests():
+            names = [t["name"] for t in request["body"]["tools"]]
+            assert "mcp__everything__echo" in names
+        assert len(processes_with(marker)) == 1
 
 
 # -------------------------------------------------------------- approvals
@@ -323,10 +375,7 @@ async def test_on_request_escalation_is_elicited_and_accepted(
     )
     elicitations = Elicitations("accept")
     async with connect(mock, home, elicitation=elicitations) as session:
-        result = await call(
-            session, "codex", {"prompt": "create approved.txt", "cwd": str(workdir)}
-        )
-    assert not result.is_error, text_of(result)
+        await call_ok(session, "codex", {"prompt": "create approved.txt", "cwd": str(workdir)})
     assert len(elicitations.requests) == 1
     message = elicitations.requests[0].message
     assert "touch approved.txt" in message
@@ -334,31 +383,46 @@ async def test_on_request_escalation_is_elicited_and_accepted(
     assert (workdir / "approved.txt").is_file()
 
 
-@pytest.mark.anyio
-async def test_untrusted_command_declined_by_the_client_does_not_run(
-    mock: MockModel, home: Path, workdir: Path
-) -> None:
+async def untrusted_touch(
+    mock: MockModel,
+    home: Path,
+    workdir: Path,
+    name: str,
+    answer: str,
+    elicitation: Optional[ElicitationFnT] = None,
+) -> Dict[str, Any]:
+    """A turn under the untrusted policy in which the model runs `touch name`,
+    then answers `answer`; returns the completed command item."""
     mock.push(
-        mockmodel.call_turn(shell_call("call_1", "touch declined.txt")),
-        mockmodel.text_turn("it was declined"),
+        mockmodel.call_turn(shell_call("call_1", f"touch {name}")),
+        mockmodel.text_turn(answer),
     )
-    elicitations = Elicitations("decline")
     events = Events()
-    async with connect(mock, home, events, elicitation=elicitations) as session:
-        result = await call(
+    async with connect(mock, home, events, elicitation=elicitation) as session:
+        result = await call_ok(
             session,
             "codex",
             {
-                "prompt": "create declined.txt",
+                "prompt": f"create {name}",
                 "cwd": str(workdir),
                 "approval-policy": "untrusted",
                 "sandbox": "danger-full-access",
             },
         )
-        assert not result.is_error, text_of(result)
-        assert text_of(result) == "it was declined"
+        assert text_of(result) == answer
         command = await events.wait_for("item.completed", "command_execution")
-    assert command.msg["item"]["status"] == "declined"
+    return command.msg["item"]
+
+
+@pytest.mark.anyio
+async def test_untrusted_command_declined_by_the_client_does_not_run(
+    mock: MockModel, home: Path, workdir: Path
+) -> None:
+    elicitations = Elicitations("decline")
+    command = await untrusted_touch(
+        mock, home, workdir, "declined.txt", "it was declined", elicitations
+    )
+    assert command["status"] == "declined"
     assert len(elicitations.requests) == 1
     assert not (workdir / "declined.txt").exists()
     # The model was told.
@@ -369,26 +433,8 @@ async def test_untrusted_command_declined_by_the_client_does_not_run(
 async def test_a_client_without_elicitation_gets_a_denial_not_a_hang(
     mock: MockModel, home: Path, workdir: Path
 ) -> None:
-    mock.push(
-        mockmodel.call_turn(shell_call("call_1", "touch nobody-asked.txt")),
-        mockmodel.text_turn("could not"),
-    )
-    events = Events()
-    async with connect(mock, home, events) as session:
-        result = await call(
-            session,
-            "codex",
-            {
-                "prompt": "go",
-                "cwd": str(workdir),
-                "approval-policy": "untrusted",
-                "sandbox": "danger-full-access",
-            },
-        )
-        assert not result.is_error, text_of(result)
-        assert text_of(result) == "could not"
-        command = await events.wait_for("item.completed", "command_execution")
-    assert command.msg["item"]["status"] == "declined"
+    command = await untrusted_touch(mock, home, workdir, "nobody-asked.txt", "could not")
+    assert command["status"] == "declined"
     assert not (workdir / "nobody-asked.txt").exists()
 
 
@@ -458,7 +504,6 @@ async def test_cancelling_the_call_interrupts_the_turn(
         thread_id = failed.meta["threadId"]
 
         # The thread is free again, and the killed command was answered.
-        reply = await call(session, "codex-reply", {"threadId": thread_id, "prompt": "go on"})
-        assert not reply.is_error, text_of(reply)
+        reply = await call_ok(session, "codex-reply", {"threadId": thread_id, "prompt": "go on"})
         assert text_of(reply) == "after the interruption"
     assert "call_1" in mockmodel.tool_outputs(mock.requests()[1])

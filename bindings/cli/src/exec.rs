@@ -36,9 +36,12 @@ enum ExecCommand {
         session_id: Option<String>,
         /// The prompt; read from stdin when omitted or `-`.
         prompt: Option<String>,
-        /// Resume the most recent session.
+        /// Resume the most recent session of the working directory.
         #[arg(long)]
         last: bool,
+        /// With --last, pick from the sessions of every working directory.
+        #[arg(long, requires = "last")]
+        all: bool,
     },
     /// Start a new thread from an earlier one's history (all of it, or up
     /// to the end of turn N) and run the prompt there; the earlier thread
@@ -137,6 +140,8 @@ pub fn main(args: ExecArgs) -> ExitCode {
 struct Resume {
     id: Option<String>,
     last: bool,
+    /// `--last --all`: the latest of any working directory.
+    all: bool,
     fork_at: Option<Option<u64>>,
 }
 
@@ -147,6 +152,7 @@ async fn run(args: ExecArgs) -> anyhow::Result<ExitCode> {
             session_id,
             prompt,
             last,
+            all,
         }) => {
             // With --last, a lone positional is the prompt.
             let (id, prompt) = if last && prompt.is_none() {
@@ -162,6 +168,7 @@ async fn run(args: ExecArgs) -> anyhow::Result<ExitCode> {
                 Some(Resume {
                     id,
                     last,
+                    all,
                     fork_at: None,
                 }),
             )
@@ -175,6 +182,7 @@ async fn run(args: ExecArgs) -> anyhow::Result<ExitCode> {
             Some(Resume {
                 id: Some(session_id),
                 last: false,
+                all: false,
                 fork_at: Some(at_turn),
             }),
         ),
@@ -203,6 +211,11 @@ async fn run(args: ExecArgs) -> anyhow::Result<ExitCode> {
             ..
         }) => agent.fork_thread(&id, at_turn)?,
         Some(Resume { id: Some(id), .. }) => agent.resume_thread(&id)?,
+        Some(Resume {
+            last: true,
+            all: true,
+            ..
+        }) => agent.resume_last_anywhere()?,
         Some(Resume { last: true, .. }) => agent.resume_last()?,
         Some(_) => bail!("`exec resume` needs a thread id or --last"),
     };

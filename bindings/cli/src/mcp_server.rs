@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use async_trait::async_trait;
+use codeloop_core::agent::recorded_options;
 use codeloop_core::config::resolve_options;
 use codeloop_core::protocol::{
     ApprovalAction, ApprovalDecision, ApprovalPolicy, ApprovalRequest, SandboxMode, ThreadEvent,
@@ -58,6 +59,7 @@ async fn serve(args: McpServerArgs) -> anyhow::Result<()> {
         state: Arc::new(State {
             overrides,
             threads: Mutex::default(),
+            agents: Mutex::default(),
             calls: Arc::default(),
             closing: CancellationToken::new(),
         }),
@@ -137,6 +139,9 @@ struct State {
     /// Every thread this server started or resumed, by id, for the
     /// server's lifetime.
     threads: Mutex<HashMap<String, Thread>>,
+    /// One agent per distinct set of options (by their JSON), so calls with
+    /// the same settings share one agent — and one set of MCP servers.
+    agents: Mutex<HashMap<String, Agent>>,
     /// The `tools/call` request each running turn answers, by thread id: the
     /// correlation id sent with its approval requests.
     calls: Calls,
@@ -151,6 +156,7 @@ impl State {
     /// Interrupt every running turn, wait (a bounded time) for the turns to
     /// end, their commands killed, and forget the threads.
     async fn stop_all(&self) {
+        lock(&self.agents).clear();
         let threads: Vec<Thread> = lock(&self.threads).drain().map(|(_, t)| t).collect();
         for thread in &threads {
             thread.interrupt();
@@ -340,6 +346,19 @@ impl McpServer {
         Ok(options)
     }
 
+    /// The agent for `options`: an existing one with the same options, or a
+    /// new one (its MCP servers start once, for every call that shares it).
+    fn agent(&self, options: AgentOptions, peer: &Peer<RoleServer>) -> anyhow::Result<Agent> {
+        let key = serde_json::to_string(&options)?;
+        let mut agents = lock(&self.state.agents);
+        if let Some(agent) = agents.get(&key) {
+            return Ok(agent.clone());
+        }
+        let agent = Agent::with_host(options, self.host(peer))?;
+        agents.insert(key, agent.clone());
+        Ok(agent)
+    }
+
     fn host(&self, peer: &Peer<RoleServer>) -> Arc<dyn Host> {
         Arc::new(McpHost {
             peer: peer.clone(),
@@ -366,7 +385,7 @@ impl McpServer {
         };
         let agent = self
             .options(explicit, args.config.unwrap_or_default())
-            .and_then(|options| Ok(Agent::with_host(options, self.host(&ctx.peer))?));
+            .and_then(|options| self.agent(options, &ctx.peer));
         let agent = match agent {
             Ok(a) => a,
             Err(e) => return call_error(format!("cannot start a codeloop session: {e:#}")),
@@ -414,14 +433,8 @@ impl McpServer {
         let root = SessionStore::default_root()
             .ok_or_else(|| anyhow::anyhow!("no session directory (set CODELOOP_HOME or HOME)"))?;
         let meta = SessionStore::load(&SessionStore::new(root).find(id)?)?.meta;
-        let cwd = PathBuf::from(&meta.cwd);
-        let explicit = AgentOptions {
-            cwd: cwd.is_dir().then_some(cwd),
-            model: Some(meta.model),
-            ..AgentOptions::default()
-        };
-        let options = self.options(explicit, Default::default())?;
-        let agent = Agent::with_host(options, self.host(peer))?;
+        let options = self.options(recorded_options(&meta), Default::default())?;
+        let agent = self.agent(options, peer)?;
         let thread = agent.resume_thread(id)?;
         threads.insert(id.to_string(), thread.clone());
         Ok(thread)

@@ -6,87 +6,21 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use codeloop_mock_server::{responses, MockServer};
+use codeloop_mock_server::responses;
 use serde_json::{json, Value};
 
-const BIN: &str = env!("CARGO_BIN_EXE_codeloop");
+mod common;
+use common::{
+    background_sleep_turn, events, read_pid, run, signal_once_started, wait_dead, Env, BIN,
+};
 
-struct Env {
-    server: MockServer,
-    home: tempfile::TempDir,
-    repo: tempfile::TempDir,
-}
-
-impl Env {
-    async fn new() -> Env {
-        let repo = tempfile::tempdir().unwrap();
-        std::fs::create_dir(repo.path().join(".git")).unwrap();
-        Env {
-            server: MockServer::start().await.unwrap(),
-            home: tempfile::tempdir().unwrap(),
-            repo,
-        }
-    }
-
-    /// The command as the Codex SDK builds it: provider through `--config`,
-    /// key through an environment variable.
-    fn exec(&self) -> Command {
-        let mut cmd = Command::new(BIN);
-        cmd.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap())
-            .env("HOME", self.home.path())
-            .env("CODELOOP_HOME", self.home.path())
-            .env("MOCK_KEY", "mock-secret")
-            .arg("exec")
-            .arg("--experimental-json")
-            .args(["--config", "model_provider=\"mock\""])
-            .args([
-                "--config",
-                &format!(
-                    "model_providers.mock.base_url=\"{}\"",
-                    self.server.base_url()
-                ),
-            ])
-            .args(["--config", "model_providers.mock.env_key=\"MOCK_KEY\""])
-            .args(["--config", "model_providers.mock.name=\"Mock\""])
-            .args(["--config", "model_providers.mock.wire_api=\"responses\""])
-            .args(["--config", "model_providers.mock.request_max_retries=0"])
-            .args(["--model", "mock-model"])
-            .args(["--sandbox", "danger-full-access"])
-            .arg("--cd")
-            .arg(self.repo.path());
-        cmd
-    }
-}
-
-/// Run with `stdin` as the prompt, off the async runtime so the in-process
-/// mock server keeps serving.
-async fn run(mut cmd: Command, stdin: &str) -> Output {
-    let stdin = stdin.to_string();
-    tokio::task::spawn_blocking(move || {
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        // A run refused before it reads stdin may exit first: a broken
-        // pipe is then not the test's failure, its output tells.
-        if let Err(e) = child.stdin.take().unwrap().write_all(stdin.as_bytes()) {
-            assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
-        }
-        child.wait_with_output().unwrap()
-    })
-    .await
-    .unwrap()
-}
-
-fn events(out: &Output) -> Vec<Value> {
-    String::from_utf8(out.stdout.clone())
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l:?}: {e}")))
-        .collect()
+/// The command as the Codex SDK builds it: `--experimental-json`, the
+/// provider named in full through `--config`.
+fn codex_exec(env: &Env) -> Command {
+    let mut cmd = env.exec_with("--experimental-json");
+    cmd.args(["--config", "model_providers.mock.name=\"Mock\""])
+        .args(["--config", "model_providers.mock.wire_api=\"responses\""]);
+    cmd
 }
 
 fn types(events: &[Value]) -> Vec<String> {
@@ -107,7 +41,7 @@ async fn json_events_and_resume_as_the_codex_sdk_drives_it() {
     ));
     env.server
         .push(responses::text_turn("resp_2", "first done"));
-    let mut cmd = env.exec();
+    let mut cmd = codex_exec(&env);
     cmd.args(["--config", "model_reasoning_effort=\"high\""])
         .args(["--config", "approval_policy=\"never\""])
         .args(["--config", "sandbox_workspace_write.network_access=true"])
@@ -161,7 +95,7 @@ async fn json_events_and_resume_as_the_codex_sdk_drives_it() {
     // A second process continues the thread from its session file.
     env.server
         .push(responses::text_turn("resp_3", "second done"));
-    let mut cmd = env.exec();
+    let mut cmd = codex_exec(&env);
     cmd.args(["resume", &thread_id]);
     let out = run(cmd, "and now?").await;
     assert!(
@@ -191,7 +125,7 @@ async fn json_events_and_resume_as_the_codex_sdk_drives_it() {
 async fn failed_turn_exits_non_zero_with_turn_failed() {
     let env = Env::new().await;
     env.server.push(codeloop_mock_server::Reply::unauthorized());
-    let out = run(env.exec(), "hi").await;
+    let out = run(codex_exec(&env), "hi").await;
     assert_eq!(out.status.code(), Some(1));
     let evs = events(&out);
     let last = evs.last().unwrap();
@@ -206,7 +140,7 @@ async fn failed_turn_exits_non_zero_with_turn_failed() {
 async fn refuses_to_run_outside_a_git_repo_unless_told() {
     let env = Env::new().await;
     let outside = tempfile::tempdir().unwrap();
-    let mut cmd = env.exec();
+    let mut cmd = codex_exec(&env);
     cmd.arg("--cd").arg(outside.path());
     let out = run(cmd, "hi").await;
     assert_eq!(out.status.code(), Some(1));
@@ -227,7 +161,7 @@ async fn output_schema_and_images_reach_the_request() {
     .unwrap();
     let png = env.repo.path().join("pic.png");
     std::fs::write(&png, b"\x89PNG\r\n\x1a\n0000").unwrap();
-    let mut cmd = env.exec();
+    let mut cmd = codex_exec(&env);
     cmd.arg("--output-schema")
         .arg(&schema)
         .arg("--image")
@@ -263,9 +197,9 @@ async fn deltas_only_with_include_deltas() {
             responses::completed("r1", 1, 1),
         ]));
     }
-    let plain = run(env.exec(), "x").await;
+    let plain = run(codex_exec(&env), "x").await;
     assert!(!types(&events(&plain)).contains(&"item.delta".to_string()));
-    let mut cmd = env.exec();
+    let mut cmd = codex_exec(&env);
     cmd.arg("--include-deltas");
     let with = run(cmd, "x").await;
     assert!(types(&events(&with)).contains(&"item.delta".to_string()));
@@ -437,74 +371,19 @@ fn replay_mismatch_names_the_difference() {
     assert!(message.contains("differs"), "{message}");
 }
 
-/// Wait until `pid` has terminated, by polling a pidfd (readable on exit).
-fn wait_dead(pid: i32, within: std::time::Duration) -> bool {
-    // SAFETY: plain syscalls on integers; the fd is closed below.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
-    if fd < 0 {
-        return std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
-    }
-    let mut pfd = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    let ready = loop {
-        let r = unsafe { libc::poll(&mut pfd, 1, within.as_millis() as i32) };
-        if r < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
-            continue;
-        }
-        break r;
-    };
-    unsafe { libc::close(fd) };
-    ready == 1
-}
-
 #[tokio::test]
 async fn sigterm_interrupts_the_turn_and_kills_running_commands() {
-    use std::io::BufRead;
     let env = Env::new().await;
     let pidfile = env.repo.path().join("grandchild.pid");
-    env.server.push(responses::function_call_turn(
-        "resp_1",
-        "call_1",
-        "shell_command",
-        &json!({"command": format!("sleep 300 & echo $! > {}; echo started; wait", pidfile.display())})
-            .to_string(),
-    ));
-    let mut cmd = env.exec();
+    env.server.push(background_sleep_turn("resp_1", &pidfile));
+    let mut cmd = codex_exec(&env);
     cmd.arg("--include-deltas").arg("go");
-    let (code, events) = tokio::task::spawn_blocking(move || {
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-        let mut events = Vec::new();
-        for line in stdout.lines() {
-            let event: Value = serde_json::from_str(&line.unwrap()).unwrap();
-            if event["type"] == "item.delta" && event["delta"].as_str().unwrap().contains("started")
-            {
-                // SAFETY: signalling our own child process.
-                unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-            }
-            events.push(event);
-        }
-        (child.wait().unwrap().code(), events)
-    })
-    .await
-    .unwrap();
-    assert_eq!(code, Some(130));
+    let (status, events) = signal_once_started(cmd, libc::SIGTERM).await;
+    assert_eq!(status.code(), Some(130));
     let last = events.last().unwrap();
     assert_eq!(last["type"], "turn.failed");
     assert_eq!(last["error"]["code"], "interrupted");
-    let pid: i32 = std::fs::read_to_string(&pidfile)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid = read_pid(&pidfile);
     assert!(
         wait_dead(pid, std::time::Duration::from_secs(10)),
         "the command's background child {pid} outlived codeloop"
@@ -541,7 +420,7 @@ async fn mcp_servers_from_config_toml_are_called_and_reported() {
         ));
         env.server.push(responses::text_turn("resp_2", "echoed"));
     }
-    let out = run(env.exec(), "echo it").await;
+    let out = run(codex_exec(&env), "echo it").await;
     assert!(
         out.status.success(),
         "{}",
@@ -571,7 +450,7 @@ async fn mcp_servers_from_config_toml_are_called_and_reported() {
     assert_eq!(mcp, ["mcp__everything__echo"]);
 
     // The live view for a person shows the call.
-    let json = env.exec();
+    let json = codex_exec(&env);
     let mut human = Command::new(BIN);
     human.env_clear();
     for (key, value) in json.get_envs() {

@@ -12,7 +12,8 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
-const BIN: &str = env!("CARGO_BIN_EXE_codeloop");
+mod common;
+
 /// Only turns a hang into a failure; every wait is on a message.
 const TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -24,12 +25,8 @@ struct Client {
 
 impl Client {
     fn start(server: &MockServer, home: &std::path::Path) -> Client {
-        let mut child = Command::new(BIN)
+        let mut child = Command::from(common::codeloop(home))
             .arg("mcp-server")
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap())
-            .env("HOME", home)
-            .env("CODELOOP_HOME", home)
             .env("OPENAI_BASE_URL", server.base_url())
             .env("OPENAI_API_KEY", "test-key")
             .stdin(Stdio::piped())
@@ -73,6 +70,21 @@ impl Client {
             }
             before.push(message);
         }
+    }
+
+    /// Call the `codex` tool as request `id`: `prompt` in `cwd`, unsandboxed,
+    /// under `approval_policy`.
+    async fn codex(&mut self, id: i64, prompt: &str, cwd: &std::path::Path, approval_policy: &str) {
+        self.send(json!({
+            "jsonrpc": "2.0", "id": id, "method": "tools/call",
+            "params": {"name": "codex", "arguments": {
+                "prompt": prompt,
+                "cwd": cwd,
+                "approval-policy": approval_policy,
+                "sandbox": "danger-full-access"
+            }}
+        }))
+        .await;
     }
 
     async fn initialize(&mut self, capabilities: Value) -> Value {
@@ -133,15 +145,7 @@ async fn codex_style_approval_answer_runs_the_command() {
     client.initialize(json!({"elicitation": {}})).await;
 
     client
-        .send(json!({
-            "jsonrpc": "2.0", "id": 2, "method": "tools/call",
-            "params": {"name": "codex", "arguments": {
-                "prompt": "make the file",
-                "cwd": work.path(),
-                "approval-policy": "untrusted",
-                "sandbox": "danger-full-access"
-            }}
-        }))
+        .codex(2, "make the file", work.path(), "untrusted")
         .await;
     let elicitation = loop {
         let message = client.next().await;
@@ -218,17 +222,7 @@ async fn closing_stdin_stops_the_running_turn_and_its_command() {
     let work = tempfile::tempdir().unwrap();
     let mut client = Client::start(&server, home.path());
     client.initialize(json!({})).await;
-    client
-        .send(json!({
-            "jsonrpc": "2.0", "id": 1, "method": "tools/call",
-            "params": {"name": "codex", "arguments": {
-                "prompt": "wait",
-                "cwd": work.path(),
-                "approval-policy": "never",
-                "sandbox": "danger-full-access"
-            }}
-        }))
-        .await;
+    client.codex(1, "wait", work.path(), "never").await;
     let pid: i32 = loop {
         let message = client.next().await;
         let msg = &message["params"]["msg"];

@@ -4,109 +4,23 @@
 //! server on loopback, temp dirs; no sleeps.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
-use codeloop_mock_server::{responses, MockServer};
-use serde_json::{json, Value};
+use codeloop_mock_server::responses;
+use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_codeloop");
+mod common;
+use common::{background_sleep_turn, read_pid, run, signal_once_started, Env};
 
-struct Env {
-    server: MockServer,
-    home: tempfile::TempDir,
-    repo: tempfile::TempDir,
-}
-
-impl Env {
-    async fn new() -> Env {
-        let repo = tempfile::tempdir().unwrap();
-        std::fs::create_dir(repo.path().join(".git")).unwrap();
-        Env {
-            server: MockServer::start().await.unwrap(),
-            home: tempfile::tempdir().unwrap(),
-            repo,
-        }
-    }
-
-    fn exec(&self) -> Command {
-        let mut cmd = Command::new(BIN);
-        cmd.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap())
-            .env("HOME", self.home.path())
-            .env("CODELOOP_HOME", self.home.path())
-            .env("MOCK_KEY", "mock-secret")
-            .arg("exec")
-            .arg("--json")
-            .args(["--config", "model_provider=\"mock\""])
-            .args([
-                "--config",
-                &format!(
-                    "model_providers.mock.base_url=\"{}\"",
-                    self.server.base_url()
-                ),
-            ])
-            .args(["--config", "model_providers.mock.env_key=\"MOCK_KEY\""])
-            .args(["--config", "model_providers.mock.request_max_retries=0"])
-            .args(["--model", "mock-model"])
-            .args(["--sandbox", "danger-full-access"])
-            .arg("--cd")
-            .arg(self.repo.path());
-        cmd
-    }
-
-    fn rollouts(&self) -> Vec<PathBuf> {
-        let mut out = Vec::new();
-        let mut stack = vec![self.home.path().join("sessions")];
-        while let Some(dir) = stack.pop() {
-            for entry in std::fs::read_dir(&dir).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    stack.push(path);
-                } else {
-                    out.push(path);
-                }
-            }
-        }
-        out
-    }
-}
-
-/// Run with `stdin` as the prompt, off the async runtime so the in-process
-/// mock server keeps serving.
-async fn run(mut cmd: Command, stdin: &str) -> Output {
-    let stdin = stdin.to_string();
-    tokio::task::spawn_blocking(move || {
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
-    })
-    .await
-    .unwrap()
-}
-
+/// The events of a run that succeeded.
 fn events(out: &Output) -> Vec<Value> {
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout.clone())
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    common::events(out)
 }
 
 fn thread_id(events: &[Value]) -> String {
@@ -164,49 +78,17 @@ fn kill(pid: i32) {
 async fn sigkill_mid_command_then_resume_and_resume_last_continue() {
     let env = Env::new().await;
     let pidfile = env.repo.path().join("sleep.pid");
-    env.server.push(responses::function_call_turn(
-        "r1",
-        "call_1",
-        "shell_command",
-        &json!({"command": format!("sleep 300 & echo $! > {}; echo started; wait", pidfile.display())})
-            .to_string(),
-    ));
+    env.server.push(background_sleep_turn("r1", &pidfile));
     let mut cmd = env.exec();
     cmd.arg("--include-deltas").arg("start the job");
-    let (killed_by, seen) = tokio::task::spawn_blocking(move || {
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-        let mut seen = Vec::new();
-        for line in stdout.lines() {
-            let event: Value = serde_json::from_str(&line.unwrap()).unwrap();
-            // The command is running (its output streams): kill mid-turn.
-            if event["type"] == "item.delta" && event["delta"].as_str().unwrap().contains("started")
-            {
-                kill(child.id() as i32);
-            }
-            seen.push(event);
-        }
-        use std::os::unix::process::ExitStatusExt;
-        (child.wait().unwrap().signal(), seen)
-    })
-    .await
-    .unwrap();
-    assert_eq!(killed_by, Some(libc::SIGKILL));
+    // Killed mid-turn, once the command is running (its output streams).
+    let (status, seen) = signal_once_started(cmd, libc::SIGKILL).await;
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(libc::SIGKILL));
     assert!(seen.iter().all(|e| e["type"] != "turn.completed"));
     let id = thread_id(&seen);
     // The command's own child outlives a SIGKILLed codeloop; end it.
-    kill(
-        std::fs::read_to_string(&pidfile)
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap(),
-    );
+    kill(read_pid(&pidfile));
     assert_well_formed(&env.rollouts());
 
     env.server.push(responses::text_turn("r2", "resumed"));
@@ -311,4 +193,33 @@ async fn two_processes_share_a_session_dir_and_last_follows_the_last_write() {
         "{stderr}"
     );
     assert!(Path::new(source).exists());
+}
+
+#[tokio::test]
+async fn resume_last_stays_in_the_working_directory_unless_all() {
+    let env = Env::new().await;
+    env.server.push(responses::text_turn("r1", "here"));
+    let here = thread_id(&events(&run(env.exec(), "in the repo").await));
+    // Another job in another directory shares the session directory and
+    // writes last.
+    let other = tempfile::tempdir().unwrap();
+    std::fs::create_dir(other.path().join(".git")).unwrap();
+    env.server.push(responses::text_turn("r2", "there"));
+    let mut cmd = env.exec();
+    cmd.arg("--cd").arg(other.path());
+    let there = thread_id(&events(&run(cmd, "in the other dir").await));
+    assert_ne!(here, there);
+
+    // `--all`: the latest of every directory (written to again, it stays so).
+    env.server.push(responses::text_turn("r3", "anywhere"));
+    let mut cmd = env.exec();
+    cmd.args(["resume", "--last", "--all"]);
+    assert_eq!(thread_id(&events(&run(cmd, "go on").await)), there);
+
+    // Without: the latest of this directory, whatever ran elsewhere since.
+    env.server.push(responses::text_turn("r4", "back here"));
+    let mut cmd = env.exec();
+    cmd.args(["resume", "--last"]);
+    assert_eq!(thread_id(&events(&run(cmd, "go on").await)), here);
+    assert_eq!(env.rollouts().len(), 2);
 }

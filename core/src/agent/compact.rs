@@ -177,7 +177,10 @@ pub(crate) async fn compact(
     run_usage: &mut Usage,
 ) -> Result<Compaction> {
     let agent = &thread.agent;
-    let mut history = state.history.clone();
+    // A history cut short (a turn that ended on a budget or panicked before
+    // its calls ran, a rollout torn inside a call) gets its calls answered
+    // first: the API refuses calls without outputs.
+    let mut history = super::turn::answer_unanswered_calls(state.history.clone());
     let mut trims = 0;
     let response = loop {
         let mut input = history.clone();

@@ -141,7 +141,9 @@ impl Agent {
                 )));
             }
         }
-        options.shell_environment_policy.validate()?;
+        if let Some(policy) = &options.shell_environment_policy {
+            policy.validate()?;
+        }
         let model = options
             .model
             .clone()
@@ -163,7 +165,7 @@ impl Agent {
             options.sandbox.unwrap_or_default(),
             &cwd,
             &options.writable_roots,
-            options.network_access,
+            options.network_access.unwrap_or(false),
         );
         let sessions = if options.ephemeral {
             None
@@ -248,8 +250,26 @@ impl Agent {
         self.resume_from(&path)
     }
 
-    /// Continue the most recent thread of the session directory.
+    /// Continue the most recent thread that ran in this agent's working
+    /// directory (as Codex's `resume --last`): jobs in other directories
+    /// that share the session directory are not picked.
     pub fn resume_last(&self) -> Result<Thread> {
+        let store = self.inner.sessions.as_ref().ok_or_else(|| {
+            Error::Config("cannot resume: this agent keeps no sessions (ephemeral)".into())
+        })?;
+        let path = store.latest_in(&self.inner.cwd).ok_or_else(|| {
+            Error::Config(format!(
+                "no sessions of {} under {}",
+                self.inner.cwd.display(),
+                store.root().display()
+            ))
+        })?;
+        self.resume_from(&path)
+    }
+
+    /// Continue the most recent thread of the whole session directory,
+    /// whatever directory it ran in (`resume --last --all`).
+    pub fn resume_last_anywhere(&self) -> Result<Thread> {
         let store = self.inner.sessions.as_ref().ok_or_else(|| {
             Error::Config("cannot resume: this agent keeps no sessions (ephemeral)".into())
         })?;
@@ -313,9 +333,29 @@ impl AgentInner {
             model: self.model.clone(),
             originator: "codeloop".into(),
             cli_version: env!("CARGO_PKG_VERSION").into(),
-            extra: serde_json::Value::Null,
+            // What a front needs to resume the thread as it ran
+            // (`recorded_options`).
+            extra: serde_json::json!({
+                "sandbox": self.options.sandbox,
+                "approval_policy": self.options.approval_policy,
+            }),
             forked_from: None,
         }
+    }
+}
+
+/// The options a thread's rollout recorded (its cwd when it still exists,
+/// model, sandbox mode and approval policy), to resume it with the settings
+/// it ran under; what a rollout lacks stays unset (config, then defaults).
+pub fn recorded_options(meta: &SessionMeta) -> AgentOptions {
+    let cwd = PathBuf::from(&meta.cwd);
+    let field = |name: &str| meta.extra.get(name).cloned().unwrap_or_default();
+    AgentOptions {
+        cwd: cwd.is_dir().then_some(cwd),
+        model: Some(meta.model.clone()).filter(|m| !m.is_empty()),
+        sandbox: serde_json::from_value(field("sandbox")).unwrap_or_default(),
+        approval_policy: serde_json::from_value(field("approval_policy")).unwrap_or_default(),
+        ..AgentOptions::default()
     }
 }
 

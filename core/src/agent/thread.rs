@@ -281,7 +281,10 @@ impl Thread {
     /// Compact the history now: the model summarizes the conversation and
     /// the history becomes the opening context, the recent user messages and
     /// the summary (see `agent::compact`). Fails with [`Error::Busy`] while a
-    /// turn runs; a model error leaves the history as it was. A thread that
+    /// turn runs (here or, for a resumed thread, in another process), and
+    /// with an error telling to resume it again when another process wrote
+    /// to the thread since it was loaded; a model error leaves the history
+    /// as it was. A thread that
     /// never ran has nothing to compact: nothing is sent and the result
     /// says 0 items before and after. [`Thread::interrupt`] stops it.
     pub async fn compact(&self) -> Result<Compaction> {
@@ -309,6 +312,10 @@ impl Thread {
                 items_after: 0,
             });
         }
+        // Like a turn, a compaction holds the thread's turn lock, and a copy
+        // that another process continued since it was loaded must not write
+        // a replacement history built from what it holds.
+        let _lock = state.rollout.as_ref().map(|r| r.lock()).transpose()?;
         let mut used = Usage::default();
         let result = super::compact::compact(
             &self.inner,

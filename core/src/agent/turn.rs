@@ -64,7 +64,12 @@ pub(crate) async fn run_turn(
         cwd: thread.agent.cwd.clone(),
         sandbox: thread.agent.sandbox.clone(),
         approval_policy: thread.agent.options.approval_policy.unwrap_or_default(),
-        env_policy: thread.agent.options.shell_environment_policy.clone(),
+        env_policy: thread
+            .agent
+            .options
+            .shell_environment_policy
+            .clone()
+            .unwrap_or_default(),
         approvals: thread.agent.approvals.clone(),
         command_timeout: thread
             .agent
@@ -201,7 +206,7 @@ async fn turn_loop(
     let mut compacted_for_overflow = false;
     let cwd = agent.cwd.display().to_string();
     // The first turn waits for the MCP servers to start; a required one
-    // that failed fails every run.
+    // that failed fails the run (the next run starts it again).
     let mcp = match &agent.mcp {
         Some(manager) => {
             let (tools, warnings) = manager.ready(&ctx.cancel).await?;
@@ -256,7 +261,7 @@ async fn turn_loop(
             &agent.cwd,
             agent.options.approval_policy.unwrap_or_default(),
             agent.options.sandbox.unwrap_or_default(),
-            agent.options.network_access,
+            agent.options.network_access.unwrap_or(false),
         )));
         if let Some(extra) = started.additional_context {
             opening.push(ResponseItem::developer_text(extra));

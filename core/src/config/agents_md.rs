@@ -2,7 +2,10 @@
 //! (`AGENTS.override.md` or `AGENTS.md`), then in each directory from the
 //! project root down to cwd the first of `AGENTS.override.md`, `AGENTS.md`,
 //! joined root-first with blank lines within a byte budget, sent as one user
-//! message when a thread starts.
+//! message when a thread starts. A repository is not trusted to name what is
+//! read: only regular files, symlinks only into the project root (the home
+//! for the global file), never `/proc`, `/sys`, `/dev` or a FIFO, and no
+//! more than the budget left (see `textfile`); a refused file is a warning.
 
 use std::path::{Path, PathBuf};
 
@@ -17,34 +20,70 @@ pub const AGENTS_MD_NAMES: &[&str] = &["AGENTS.override.md", "AGENTS.md"];
 /// Between the global instructions and the project's (Codex's separator).
 pub const PROJECT_DOC_SEPARATOR: &str = "\n\n--- project-doc ---\n\n";
 
+/// The most bytes read of the global instructions file.
+pub const GLOBAL_DOC_MAX_BYTES: usize = 1024 * 1024;
+
+/// A project doc and the directory its symlink (if it is one) must stay in;
+/// `None` for a file the caller named (`instruction_files`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocPath {
+    pub path: PathBuf,
+    pub boundary: Option<PathBuf>,
+}
+
+/// The first of `AGENTS_MD_NAMES` present in `dir` (whatever its kind: a
+/// file that is refused is reported rather than silently passed over).
+fn first_present(dir: &Path) -> Option<PathBuf> {
+    AGENTS_MD_NAMES
+        .iter()
+        .map(|name| dir.join(name))
+        .find(|p| std::fs::symlink_metadata(p).is_ok())
+}
+
 /// The global instructions: the first non-empty of the home's
-/// `AGENTS.override.md`, `AGENTS.md`, trimmed.
-pub fn global_instructions(home: &Path) -> Option<String> {
+/// `AGENTS.override.md`, `AGENTS.md`, trimmed. A symlink must stay inside
+/// the home; a file that cannot be read is reported in `warnings`.
+pub fn global_instructions(home: &Path, warnings: &mut Vec<String>) -> Option<String> {
     AGENTS_MD_NAMES.iter().find_map(|name| {
-        std::fs::read_to_string(home.join(name))
-            .ok()
-            .map(|t| t.trim().to_string())
-            .filter(|t| !t.is_empty())
+        let path = home.join(name);
+        std::fs::symlink_metadata(&path).ok()?;
+        match super::textfile::read_capped(&path, Some(home), GLOBAL_DOC_MAX_BYTES) {
+            Ok(read) => {
+                if read.truncated {
+                    warnings.push(format!(
+                        "{} cut to {} bytes (the global instructions limit)",
+                        path.display(),
+                        read.text.len()
+                    ));
+                }
+                Some(read.text.trim().to_string()).filter(|t| !t.is_empty())
+            }
+            Err(why) => {
+                warnings.push(format!("{} not read: {why}", path.display()));
+                None
+            }
+        }
     })
 }
 
-/// The project's AGENTS.md files, root first, then `extra` files.
-pub fn project_doc_paths(root: &Path, cwd: &Path, extra: &[PathBuf]) -> Vec<PathBuf> {
-    let mut paths: Vec<PathBuf> = root_to_cwd(root, cwd)
+/// The project's AGENTS.md files, root first (each confined to `root`),
+/// then `extra` files.
+pub fn project_doc_paths(root: &Path, cwd: &Path, extra: &[PathBuf]) -> Vec<DocPath> {
+    let mut paths: Vec<DocPath> = root_to_cwd(root, cwd)
         .into_iter()
-        .filter_map(|dir| {
-            AGENTS_MD_NAMES
-                .iter()
-                .map(|name| dir.join(name))
-                .find(|p| p.is_file())
+        .filter_map(|dir| first_present(&dir))
+        .map(|path| DocPath {
+            path,
+            boundary: Some(root.to_path_buf()),
         })
         .collect();
-    paths.extend(extra.iter().map(|p| {
-        if p.is_absolute() {
+    paths.extend(extra.iter().map(|p| DocPath {
+        path: if p.is_absolute() {
             p.clone()
         } else {
             cwd.join(p)
-        }
+        },
+        boundary: None,
     }));
     paths
 }
@@ -60,15 +99,16 @@ fn truncate_at_char(text: &str, max: usize) -> &str {
 }
 
 /// The project docs in `paths`, joined with blank lines, within `max_bytes`
-/// in all. Unreadable files are reported in `warnings`.
+/// in all; no more than the budget left is read of a file. Files that are
+/// refused (see `textfile::check`) or unreadable are reported in `warnings`.
 pub fn read_project_docs(
-    paths: &[PathBuf],
+    paths: &[DocPath],
     max_bytes: usize,
     warnings: &mut Vec<String>,
 ) -> Option<String> {
     let mut remaining = max_bytes;
     let mut parts = Vec::new();
-    for path in paths {
+    for DocPath { path, boundary } in paths {
         if remaining == 0 {
             warnings.push(format!(
                 "{} not sent: the AGENTS.md budget ({max_bytes} bytes) is used up",
@@ -76,15 +116,15 @@ pub fn read_project_docs(
             ));
             continue;
         }
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) => {
-                warnings.push(format!("cannot read {}: {e}", path.display()));
+        let read = match super::textfile::read_capped(path, boundary.as_deref(), remaining) {
+            Ok(read) => read,
+            Err(why) => {
+                warnings.push(format!("{} not read: {why}", path.display()));
                 continue;
             }
         };
-        let kept = truncate_at_char(&text, remaining);
-        if kept.len() < text.len() {
+        let kept = truncate_at_char(&read.text, remaining);
+        if read.truncated || kept.len() < read.text.len() {
             warnings.push(format!(
                 "{} cut to {} bytes (project_doc_max_bytes = {max_bytes})",
                 path.display(),
@@ -116,7 +156,7 @@ pub fn user_instructions(
     max_bytes: usize,
     warnings: &mut Vec<String>,
 ) -> Option<String> {
-    let global = home.and_then(global_instructions);
+    let global = home.and_then(|h| global_instructions(h, warnings));
     let project = read_project_docs(&project_doc_paths(root, cwd, extra), max_bytes, warnings);
     match (global, project) {
         (Some(g), Some(p)) => Some(format!("{g}{PROJECT_DOC_SEPARATOR}{p}")),

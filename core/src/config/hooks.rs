@@ -288,12 +288,23 @@ async fn run_command(
         Err(e) => return warn(ctx, format!("{name} hook `{command}` could not start: {e}")),
     };
     let _guard = GroupGuard(child.id().and_then(|p| i32::try_from(p).ok()));
-    if let Some(mut stdin) = child.stdin.take() {
-        let bytes = input.to_string().into_bytes();
-        // A hook that does not read its input is fine (broken pipe).
-        let _ = stdin.write_all(&bytes).await;
-    }
-    let output = match tokio::time::timeout(limit, child.wait_with_output()).await {
+    let stdin = child.stdin.take();
+    let bytes = input.to_string().into_bytes();
+    // The input is written while stdout and stderr are read and the hook is
+    // waited for, all under the one timeout: a hook that never reads its
+    // input, or writes much before it does, can neither hang nor deadlock.
+    let write_input = async move {
+        if let Some(mut stdin) = stdin {
+            // A hook that does not read its input is fine (broken pipe).
+            let _ = stdin.write_all(&bytes).await;
+            // Dropped here: the hook sees the end of its input.
+        }
+    };
+    let run = async {
+        let ((), output) = tokio::join!(write_input, child.wait_with_output());
+        output
+    };
+    let output = match tokio::time::timeout(limit, run).await {
         Ok(Ok(o)) => o,
         Ok(Err(e)) => return warn(ctx, format!("{name} hook `{command}` failed: {e}")),
         Err(_) => {

@@ -15,9 +15,9 @@ use crate::protocol::{AgentOptions, HooksConfig};
 /// Options with every layer applied, and what was learnt on the way.
 #[derive(Debug, Clone)]
 pub struct Resolved {
-    /// The options to build the agent from; `cwd`, `sandbox` and
-    /// `approval_policy` are set, and `hooks` holds every layer's hooks in
-    /// order (user, project, explicit).
+    /// The options to build the agent from; `cwd`, `sandbox`,
+    /// `network_access` and `approval_policy` are set, and `hooks` holds
+    /// every layer's hooks in order (user, project, explicit).
     pub options: AgentOptions,
     /// Non-fatal findings (unused keys, an untrusted project's config
     /// ignored), sent as `error` events when a thread starts.
@@ -234,6 +234,7 @@ pub fn resolve_options(explicit: AgentOptions) -> Result<Resolved> {
     options.hooks = hooks;
     options.cwd = Some(cwd);
     options.sandbox = Some(options.sandbox.unwrap_or_default());
+    options.network_access = Some(options.network_access.unwrap_or(false));
     let approval_policy_chosen = options.approval_policy.is_some();
     options.approval_policy = Some(options.approval_policy.unwrap_or_default());
     Ok(Resolved {

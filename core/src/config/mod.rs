@@ -22,6 +22,7 @@ pub mod agents_md;
 pub mod hooks;
 mod layers;
 pub mod skills;
+mod textfile;
 
 pub(crate) use layers::project_context;
 pub use layers::{find_project_root, resolve_options, Resolved};
@@ -217,9 +218,7 @@ impl ConfigToml {
         options.approval_policy = options.approval_policy.or(self.approval_policy);
         options.sandbox = options.sandbox.or(self.sandbox_mode);
         if let Some(sww) = &self.sandbox_workspace_write {
-            if let Some(n) = sww.network_access {
-                options.network_access = n;
-            }
+            options.network_access = options.network_access.or(sww.network_access);
             options
                 .writable_roots
                 .extend(sww.writable_roots.iter().cloned());
@@ -239,10 +238,8 @@ impl ConfigToml {
                 .entry(name.clone())
                 .or_insert_with(|| server.clone());
         }
-        if let Some(policy) = &self.shell_environment_policy {
-            if options.shell_environment_policy == EnvPolicy::default() {
-                options.shell_environment_policy = policy.clone();
-            }
+        if options.shell_environment_policy.is_none() {
+            options.shell_environment_policy = self.shell_environment_policy.clone();
         }
         options.project_doc_max_bytes =
             options.project_doc_max_bytes.or(self.project_doc_max_bytes);
@@ -790,6 +787,46 @@ mod tests {
         config.apply(&mut live)?;
         assert_eq!(live.provider.as_deref(), Some("mock"));
         assert_eq!(live.base_url.as_deref(), Some("http://x/v1"));
+        Ok(())
+    }
+
+    #[test]
+    fn explicit_network_access_and_env_policy_beat_the_config() -> anyhow::Result<()> {
+        let overrides = [
+            "sandbox_workspace_write.network_access=true",
+            "shell_environment_policy.inherit=\"none\"",
+        ]
+        .iter()
+        .map(|o| parse_override(o))
+        .collect::<Result<Vec<_>>>()?;
+        let config = ConfigToml::load(None, &overrides)?;
+
+        // Unset: the config's values.
+        let mut unset = AgentOptions::default();
+        config.apply(&mut unset)?;
+        assert_eq!(unset.network_access, Some(true));
+        assert!(unset
+            .shell_environment_policy
+            .is_some_and(|p| p != EnvPolicy::default()));
+
+        // Explicit, even when equal to the default: the explicit values.
+        let mut explicit = AgentOptions {
+            network_access: Some(false),
+            shell_environment_policy: Some(EnvPolicy::default()),
+            ..AgentOptions::default()
+        };
+        config.apply(&mut explicit)?;
+        assert_eq!(explicit.network_access, Some(false));
+        assert_eq!(
+            explicit.shell_environment_policy,
+            Some(EnvPolicy::default())
+        );
+
+        // Neither set: resolved to off and the default policy.
+        let mut neither = AgentOptions::default();
+        ConfigToml::load(None, &[])?.apply(&mut neither)?;
+        assert_eq!(neither.network_access, None);
+        assert_eq!(neither.shell_environment_policy, None);
         Ok(())
     }
 

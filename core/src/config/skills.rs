@@ -19,53 +19,101 @@ pub struct Skill {
     pub path: PathBuf,
 }
 
+/// The most bytes read of a `SKILL.md`: the front matter must fit.
+pub const MAX_SKILL_FILE_BYTES: usize = 64 * 1024;
+
+/// A directory to look for skills in, and the directory its symlinks (the
+/// root itself, skill directories, `SKILL.md` files) must resolve inside.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkillRoot {
+    pub dir: PathBuf,
+    pub boundary: PathBuf,
+}
+
 /// The skill roots, in order: `.agents/skills` from the project root down to
-/// cwd, `~/.agents/skills` (when `user_home` is given), the home's `skills`,
-/// then `extra`.
+/// cwd (confined to the project root), `~/.agents/skills` (when `user_home`
+/// is given; confined to it), the home's `skills` (confined to the home),
+/// then `extra` (each confined to itself).
 pub fn skill_roots(
     root: &Path,
     cwd: &Path,
     user_home: Option<&Path>,
     codeloop_home: Option<&Path>,
     extra: &[PathBuf],
-) -> Vec<PathBuf> {
-    let mut roots: Vec<PathBuf> = super::layers::root_to_cwd(root, cwd)
+) -> Vec<SkillRoot> {
+    let mut roots: Vec<SkillRoot> = super::layers::root_to_cwd(root, cwd)
         .into_iter()
-        .map(|d| d.join(".agents").join("skills"))
+        .map(|d| SkillRoot {
+            dir: d.join(".agents").join("skills"),
+            boundary: root.to_path_buf(),
+        })
         .collect();
-    roots.extend(user_home.map(|h| h.join(".agents").join("skills")));
-    roots.extend(codeloop_home.map(|h| h.join("skills")));
+    roots.extend(user_home.map(|h| SkillRoot {
+        dir: h.join(".agents").join("skills"),
+        boundary: h.to_path_buf(),
+    }));
+    roots.extend(codeloop_home.map(|h| SkillRoot {
+        dir: h.join("skills"),
+        boundary: h.to_path_buf(),
+    }));
     roots.extend(extra.iter().map(|p| {
-        if p.is_absolute() {
+        let dir = if p.is_absolute() {
             p.clone()
         } else {
             cwd.join(p)
-        }
+        };
+        // Named by the caller: wherever it is, but nothing out of it.
+        let boundary = dir.canonicalize().unwrap_or_else(|_| dir.clone());
+        SkillRoot { dir, boundary }
     }));
     roots
 }
 
-/// Every valid skill under `roots`; invalid ones are reported in `warnings`.
-pub fn discover(roots: &[PathBuf], warnings: &mut Vec<String>) -> Vec<Skill> {
+/// Every valid skill under `roots`; invalid and refused ones are reported
+/// in `warnings`.
+pub fn discover(roots: &[SkillRoot], warnings: &mut Vec<String>) -> Vec<Skill> {
     let mut files = Vec::new();
     for root in roots {
-        find_skill_files(root, 0, &mut files);
+        let boundary = root
+            .boundary
+            .canonicalize()
+            .unwrap_or_else(|_| root.boundary.clone());
+        let Ok(dir) = root.dir.canonicalize() else {
+            continue;
+        };
+        if !dir.starts_with(&boundary) {
+            warnings.push(format!(
+                "skills in {} ignored: it resolves to {}, outside {}",
+                root.dir.display(),
+                dir.display(),
+                boundary.display()
+            ));
+            continue;
+        }
+        find_skill_files(&root.dir, &boundary, 0, &mut files, warnings);
     }
     let mut seen = HashSet::new();
     let mut skills = Vec::new();
-    for file in files {
-        let file = file.canonicalize().unwrap_or(file);
-        if !seen.insert(file.clone()) {
+    for (file, boundary) in files {
+        let canonical = file.canonicalize().unwrap_or_else(|_| file.clone());
+        if !seen.insert(canonical.clone()) {
             continue;
         }
-        match std::fs::read_to_string(&file)
-            .map_err(|e| e.to_string())
-            .and_then(|text| parse_front_matter(&text))
-        {
+        let parsed = super::textfile::read_capped(&file, Some(&boundary), MAX_SKILL_FILE_BYTES)
+            .and_then(|read| {
+                parse_front_matter(&read.text).map_err(|e| {
+                    if read.truncated {
+                        format!("{e} (only the first {MAX_SKILL_FILE_BYTES} bytes are read)")
+                    } else {
+                        e
+                    }
+                })
+            });
+        match parsed {
             Ok((name, description)) => skills.push(Skill {
                 name,
                 description,
-                path: file,
+                path: canonical,
             }),
             Err(e) => warnings.push(format!("skill {} ignored: {e}", file.display())),
         }
@@ -73,22 +121,60 @@ pub fn discover(roots: &[PathBuf], warnings: &mut Vec<String>) -> Vec<Skill> {
     skills
 }
 
-fn find_skill_files(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
+/// `SKILL.md` files under `dir` (with the boundary they must stay in). A
+/// symlinked directory or `SKILL.md` whose target is outside `boundary` is
+/// reported and not followed.
+fn find_skill_files(
+    dir: &Path,
+    boundary: &Path,
+    depth: usize,
+    out: &mut Vec<(PathBuf, PathBuf)>,
+    warnings: &mut Vec<String>,
+) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
     entries.sort();
     for path in entries {
-        if path.file_name().is_some_and(|n| n == "SKILL.md") && path.is_file() {
-            out.push(path);
-        } else if depth < MAX_DEPTH
-            && path.is_dir()
-            && !path
-                .file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-        {
-            find_skill_files(&path, depth + 1, out);
+        let is_skill = path.file_name().is_some_and(|n| n == "SKILL.md");
+        let hidden = path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        let meta = if meta.file_type().is_symlink() {
+            let Ok(target) = path.canonicalize() else {
+                continue;
+            };
+            let Ok(target_meta) = std::fs::metadata(&target) else {
+                continue;
+            };
+            let relevant = is_skill || (target_meta.is_dir() && !hidden && depth < MAX_DEPTH);
+            if !relevant {
+                continue;
+            }
+            if !target.starts_with(boundary) {
+                warnings.push(format!(
+                    "skill {} ignored: it is a symlink to {}, outside {}",
+                    path.display(),
+                    target.display(),
+                    boundary.display()
+                ));
+                continue;
+            }
+            target_meta
+        } else {
+            meta
+        };
+        if is_skill {
+            // Whatever its kind: a refused file is reported when read.
+            if !meta.is_dir() {
+                out.push((path, boundary.to_path_buf()));
+            }
+        } else if depth < MAX_DEPTH && meta.is_dir() && !hidden {
+            find_skill_files(&path, boundary, depth + 1, out, warnings);
         }
     }
 }
@@ -193,6 +279,53 @@ const HOW_TO_USE: &str = "\
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn symlinks_out_of_a_root_are_refused() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let project = dir.path().join("project");
+        let skills = project.join(".agents/skills");
+        let outside = dir.path().join("outside");
+        let skill = "---\nname: n\ndescription: d\n---\n";
+        std::fs::create_dir_all(skills.join("real"))?;
+        std::fs::create_dir_all(outside.join("evil"))?;
+        std::fs::write(skills.join("real/SKILL.md"), skill)?;
+        std::fs::write(outside.join("evil/SKILL.md"), skill)?;
+        std::fs::write(outside.join("file.md"), skill)?;
+        std::os::unix::fs::symlink(outside.join("evil"), skills.join("evil"))?;
+        std::os::unix::fs::symlink(skills.join("real"), skills.join("alias"))?;
+        std::fs::create_dir_all(skills.join("linked"))?;
+        std::os::unix::fs::symlink(outside.join("file.md"), skills.join("linked/SKILL.md"))?;
+        let roots = skill_roots(&project, &project, None, None, &[]);
+        let mut warnings = Vec::new();
+        let found = discover(&roots, &mut warnings);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].path, skills.join("real/SKILL.md").canonicalize()?);
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(
+            warnings.iter().all(|w| w.contains("outside")),
+            "{warnings:?}"
+        );
+        assert!(
+            warnings.iter().any(|w| w.contains("skills/evil")),
+            "{warnings:?}"
+        );
+        assert!(
+            warnings.iter().any(|w| w.contains("linked/SKILL.md")),
+            "{warnings:?}"
+        );
+
+        // A project whose `.agents` points out of it lists nothing.
+        let other = dir.path().join("other");
+        std::fs::create_dir_all(&other)?;
+        std::os::unix::fs::symlink(&outside, other.join(".agents"))?;
+        std::fs::create_dir_all(outside.join("skills"))?;
+        let mut warnings = Vec::new();
+        let roots = skill_roots(&other, &other, None, None, &[]);
+        assert!(discover(&roots, &mut warnings).is_empty());
+        assert!(warnings[0].contains("outside"), "{warnings:?}");
+        Ok(())
+    }
 
     #[test]
     fn front_matter_is_parsed_strictly() {

@@ -1,14 +1,14 @@
 //! MCP client: the agent's MCP servers (stdio and streamable HTTP, through
-//! `rmcp`), started once per agent, in parallel and in the background, and
-//! shut down with it. Their tools are offered as `mcp__<server>__<tool>`;
-//! calls run through [`crate::tools::mcp`].
+//! `rmcp`), started once per agent, in parallel and in the background (one
+//! that failed is started again at the next run), and shut down with it.
+//! Their tools are offered as `mcp__<server>__<tool>`; calls run through
+//! [`crate::tools::mcp`].
 
 mod config;
 pub mod names;
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -21,7 +21,6 @@ use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::ServiceExt;
 use serde_json::Value;
 use tokio::io::AsyncBufReadExt;
-use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
 
 pub use config::{McpServerConfig, DEFAULT_STARTUP_TIMEOUT, DEFAULT_TOOL_TIMEOUT};
@@ -38,27 +37,55 @@ const STDIO_BASE_ENV: &[&str] = &[
 /// Lines of a stdio server's stderr kept to explain why it failed.
 const STDERR_TAIL_LINES: usize = 20;
 
-/// The MCP servers of one agent. Starting happens once, in the background,
+/// The MCP servers of one agent. The first start happens in the background,
 /// from [`McpManager::start`]; turns wait for it with [`McpManager::ready`].
+/// A server that failed to start is started again at the next run (only
+/// it: the servers that started stay up).
 pub struct McpManager {
+    starter: Starter,
+    state: Arc<tokio::sync::Mutex<StartState>>,
+}
+
+/// What starting a server needs, apart from the manager (the background
+/// start holds no reference to it).
+#[derive(Clone)]
+struct Starter {
     servers: Arc<BTreeMap<String, McpServerConfig>>,
     cwd: PathBuf,
     allowed_tools: Option<Vec<String>>,
     disallowed_tools: Vec<String>,
-    started: Arc<OnceCell<Started>>,
-    warned: AtomicBool,
 }
 
-/// What starting the servers gave.
-struct Started {
+/// What starting the servers gave so far.
+#[derive(Default)]
+struct StartState {
+    /// Whether every server was started once.
+    begun: bool,
+    /// The servers that started, with their offered tools.
+    running: BTreeMap<String, RunningServer>,
+    /// Qualified names handed out so far: a server that starts later never
+    /// renames another's tools.
+    taken: HashSet<String>,
+    /// The tools of the running servers, as turns get them.
     tools: Arc<McpTools>,
-    /// Non-required servers that failed: reported once, as warnings.
-    warnings: Vec<String>,
-    /// A required server that failed: every run fails with this.
-    fatal: Option<String>,
+    /// Servers whose last start failed.
+    failed: BTreeMap<String, Failure>,
+}
+
+struct RunningServer {
+    connection: Arc<Connection>,
+    tools: Vec<(McpTool, ToolSpec)>,
+}
+
+struct Failure {
+    why: String,
+    required: bool,
+    /// Whether a run was told (it is started again at the run after).
+    reported: bool,
 }
 
 /// The tools of the servers that started, and their connections.
+#[derive(Default)]
 pub struct McpTools {
     tools: BTreeMap<String, McpTool>,
     specs: Vec<ToolSpec>,
@@ -102,12 +129,13 @@ impl McpManager {
             return Ok(None);
         }
         Ok(Some(Arc::new(McpManager {
-            servers: Arc::new(servers),
-            cwd: cwd.to_path_buf(),
-            allowed_tools: options.allowed_tools.clone(),
-            disallowed_tools: options.disallowed_tools.clone(),
-            started: Arc::new(OnceCell::new()),
-            warned: AtomicBool::new(false),
+            starter: Starter {
+                servers: Arc::new(servers),
+                cwd: cwd.to_path_buf(),
+                allowed_tools: options.allowed_tools.clone(),
+                disallowed_tools: options.disallowed_tools.clone(),
+            },
+            state: Arc::default(),
         })))
     }
 
@@ -115,42 +143,133 @@ impl McpManager {
     /// the manager: an agent dropped meanwhile still shuts them down (when
     /// their start finishes, bounded by `startup_timeout_sec`).
     pub fn start(&self) {
-        let started = self.started.clone();
-        let init = self.init();
+        let state = self.state.clone();
+        let starter = self.starter.clone();
         if let Err(e) = crate::runtime::spawn(async move {
-            started.get_or_init(|| init).await;
+            let mut state = state.lock().await;
+            if !state.begun {
+                let all: Vec<String> = starter.servers.keys().cloned().collect();
+                state.start(&starter, &all).await;
+            }
         }) {
             // Without a runtime now, the first turn starts them instead.
             tracing::warn!("MCP servers not started in the background: {e}");
         }
     }
 
-    fn init(&self) -> impl std::future::Future<Output = Started> + Send + 'static {
-        let servers = self.servers.clone();
-        let cwd = self.cwd.clone();
-        let allowed = self.allowed_tools.clone();
-        let disallowed = self.disallowed_tools.clone();
-        async move { start_all(&servers, &cwd, allowed.as_deref(), &disallowed).await }
-    }
-
-    /// Wait until the servers have started. A required server that failed is
-    /// an error (on every call); servers that are not required and failed come
-    /// back as warnings, on the first call only.
+    /// Wait until the servers have started. Servers whose failure a run was
+    /// already told of are started again first. A required server that
+    /// failed is an error; servers that are not required and failed come
+    /// back as warnings. Either is reported once per failed start.
     pub async fn ready(&self, cancel: &CancellationToken) -> Result<(Arc<McpTools>, Vec<String>)> {
-        let started = tokio::select! {
+        let mut state = tokio::select! {
             biased;
             _ = cancel.cancelled() => return Err(Error::Interrupted),
-            s = self.started.get_or_init(|| self.init()) => s,
+            s = self.state.lock() => s,
         };
-        if let Some(fatal) = &started.fatal {
-            return Err(Error::Config(fatal.clone()));
-        }
-        let warnings = if self.warned.swap(true, Ordering::SeqCst) {
-            Vec::new()
+        let again: Vec<String> = if state.begun {
+            state
+                .failed
+                .iter()
+                .filter(|(_, f)| f.reported)
+                .map(|(name, _)| name.clone())
+                .collect()
         } else {
-            started.warnings.clone()
+            self.starter.servers.keys().cloned().collect()
         };
-        Ok((started.tools.clone(), warnings))
+        if !again.is_empty() {
+            if state.begun {
+                tracing::info!(servers = ?again, "starting MCP servers that failed again");
+            }
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return Err(Error::Interrupted),
+                _ = state.start(&self.starter, &again) => {}
+            }
+        }
+        let mut fatal = Vec::new();
+        let mut warnings = Vec::new();
+        for (name, failure) in state.failed.iter_mut().filter(|(_, f)| !f.reported) {
+            failure.reported = true;
+            let why = &failure.why;
+            if failure.required {
+                fatal.push(format!(
+                    "MCP server `{name}` is required but failed to start: {why} \
+                     (the next run tries to start it again)"
+                ));
+            } else {
+                warnings.push(format!(
+                    "MCP server `{name}` failed to start and its tools are not available: {why} \
+                     (the next run tries to start it again)"
+                ));
+            }
+        }
+        if !fatal.is_empty() {
+            return Err(Error::Config(fatal.join("\n")));
+        }
+        Ok((state.tools.clone(), warnings))
+    }
+}
+
+impl StartState {
+    /// Start the servers `names` (in parallel) and take in what they gave.
+    async fn start(&mut self, starter: &Starter, names: &[String]) {
+        let starts = names.iter().filter_map(|name| {
+            let config = starter.servers.get(name)?;
+            let cwd = &starter.cwd;
+            Some(async move {
+                let timeout = config.startup_timeout();
+                let outcome =
+                    match tokio::time::timeout(timeout, start_one(name, config, cwd)).await {
+                        Ok(r) => r,
+                        Err(_) => Err(format!(
+                            "did not start within startup_timeout_sec ({}s)",
+                            timeout.as_secs_f64()
+                        )),
+                    };
+                (name, config, outcome)
+            })
+        });
+        for (name, config, outcome) in futures::future::join_all(starts).await {
+            match outcome {
+                Ok((conn, listed)) => {
+                    self.failed.remove(name);
+                    let tools = offered_tools(starter, name, config, listed, &mut self.taken);
+                    self.running.insert(
+                        name.clone(),
+                        RunningServer {
+                            connection: Arc::new(conn),
+                            tools,
+                        },
+                    );
+                }
+                Err(why) => {
+                    self.failed.insert(
+                        name.clone(),
+                        Failure {
+                            why,
+                            required: config.required,
+                            reported: false,
+                        },
+                    );
+                }
+            }
+        }
+        self.begun = true;
+        // In server order, then tool order, whenever each started.
+        let mut tools = McpTools::default();
+        for (name, server) in &self.running {
+            for (tool, spec) in &server.tools {
+                tools
+                    .tools
+                    .insert(tool.qualified_name.clone(), tool.clone());
+                tools.specs.push(spec.clone());
+            }
+            tools
+                .connections
+                .insert(name.clone(), server.connection.clone());
+        }
+        self.tools = Arc::new(tools);
     }
 }
 
@@ -283,89 +402,50 @@ fn client_info() -> ClientConfig {
     )
 }
 
-async fn start_all(
-    servers: &BTreeMap<String, McpServerConfig>,
-    cwd: &Path,
-    allowed: Option<&[String]>,
-    disallowed: &[String],
-) -> Started {
-    let starts = servers.iter().map(|(name, config)| async move {
-        let timeout = config.startup_timeout();
-        let outcome = match tokio::time::timeout(timeout, start_one(name, config, cwd)).await {
-            Ok(r) => r,
-            Err(_) => Err(format!(
-                "did not start within startup_timeout_sec ({}s)",
-                timeout.as_secs_f64()
-            )),
-        };
-        (name, config, outcome)
-    });
-    let mut warnings = Vec::new();
-    let mut fatal = None;
-    let mut connections = BTreeMap::new();
-    let mut tools = BTreeMap::new();
-    let mut specs = Vec::new();
-    let mut taken = HashSet::new();
-    for (name, config, outcome) in futures::future::join_all(starts).await {
-        let (conn, listed) = match outcome {
-            Ok(ok) => ok,
-            Err(why) => {
-                if config.required {
-                    fatal.get_or_insert(format!(
-                        "MCP server `{name}` is required but failed to start: {why}"
-                    ));
-                } else {
-                    warnings.push(format!(
-                        "MCP server `{name}` failed to start and its tools are not available: {why}"
-                    ));
-                }
-                continue;
-            }
-        };
-        for tool in listed {
-            if !config.tool_allowed(&tool.name) {
-                continue;
-            }
-            let qualified = names::qualified_name(name, &tool.name, &mut taken);
-            if !allowed.is_none_or(|a| a.contains(&qualified)) || disallowed.contains(&qualified) {
-                continue;
-            }
-            specs.push(ToolSpec::Function {
-                name: qualified.clone(),
-                description: tool
-                    .description
-                    .as_deref()
-                    .map(str::to_string)
-                    .or_else(|| tool.title.clone())
-                    .unwrap_or_default(),
-                strict: false,
-                parameters: parameters_schema(&tool.input_schema),
-            });
-            tools.insert(
-                qualified.clone(),
-                McpTool {
-                    qualified_name: qualified,
-                    server: name.clone(),
-                    tool: tool.name.to_string(),
-                    read_only: tool
-                        .annotations
-                        .as_ref()
-                        .and_then(|a| a.read_only_hint)
-                        .unwrap_or(false),
-                },
-            );
+/// The tools of a server that started that are offered, with their specs.
+fn offered_tools(
+    starter: &Starter,
+    name: &str,
+    config: &McpServerConfig,
+    listed: Vec<rmcp::model::Tool>,
+    taken: &mut HashSet<String>,
+) -> Vec<(McpTool, ToolSpec)> {
+    let allowed = starter.allowed_tools.as_deref();
+    let mut out = Vec::new();
+    for tool in listed {
+        if !config.tool_allowed(&tool.name) {
+            continue;
         }
-        connections.insert(name.clone(), Arc::new(conn));
+        let qualified = names::qualified_name(name, &tool.name, taken);
+        if !allowed.is_none_or(|a| a.contains(&qualified))
+            || starter.disallowed_tools.contains(&qualified)
+        {
+            continue;
+        }
+        let spec = ToolSpec::Function {
+            name: qualified.clone(),
+            description: tool
+                .description
+                .as_deref()
+                .map(str::to_string)
+                .or_else(|| tool.title.clone())
+                .unwrap_or_default(),
+            strict: false,
+            parameters: parameters_schema(&tool.input_schema),
+        };
+        let tool = McpTool {
+            qualified_name: qualified,
+            server: name.to_string(),
+            tool: tool.name.to_string(),
+            read_only: tool
+                .annotations
+                .as_ref()
+                .and_then(|a| a.read_only_hint)
+                .unwrap_or(false),
+        };
+        out.push((tool, spec));
     }
-    Started {
-        tools: Arc::new(McpTools {
-            tools,
-            specs,
-            connections,
-        }),
-        warnings,
-        fatal,
-    }
+    out
 }
 
 /// The server's input schema as function parameters: always an object

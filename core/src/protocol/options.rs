@@ -48,7 +48,8 @@ pub struct AgentOptions {
     /// Extra writable roots in `workspace-write` mode.
     pub writable_roots: Vec<PathBuf>,
     /// Whether commands may use the network in the confined modes.
-    pub network_access: bool,
+    /// Default: config (`sandbox_workspace_write.network_access`), else false.
+    pub network_access: Option<bool>,
     /// When the host is asked before an action. Default: config, else `never`.
     pub approval_policy: Option<ApprovalPolicy>,
     /// Replaces the built-in base instructions.
@@ -105,8 +106,9 @@ pub struct AgentOptions {
     /// Do not write a rollout file for the agent's threads.
     pub ephemeral: bool,
     /// The environment of tool subprocesses (Codex's `shell_environment_policy`).
-    /// The default removes variables that look like credentials.
-    pub shell_environment_policy: EnvPolicy,
+    /// Default: config (`[shell_environment_policy]`), else the default
+    /// policy, which removes variables that look like credentials.
+    pub shell_environment_policy: Option<EnvPolicy>,
     /// MCP servers by name (`[mcp_servers.NAME]` in config.toml; an entry
     /// here replaces the config file's of the same name). Their tools are
     /// offered as `mcp__<server>__<tool>`.

@@ -28,7 +28,8 @@ use crate::error::{Error, Result};
 use crate::protocol::SandboxMode;
 use crate::tools::exec::PreExecHook;
 
-/// Names that stay read-only at the top of every writable root.
+/// Names that stay read-only in every writable root: for commands at its
+/// top (when they exist), for the core's own writes at any depth.
 pub const PROTECTED_DIRS: &[&str] = &[".git", ".codeloop", ".agents", ".codex"];
 
 /// Temp dirs writable in `workspace-write` besides `$TMPDIR`. `/dev/shm`
@@ -230,17 +231,25 @@ impl SandboxPolicy {
                             .join(", ")
                     )));
                 };
-                // By name, whether or not it exists yet: the core never
-                // creates a `.git` in a writable root either.
+                // By name, whether or not it exists yet, and at any depth
+                // under the root: the core never creates a `.git`, nor the
+                // project config, hooks and skills of `.codeloop`, `.agents`
+                // or `.codex` (in a subdirectory they would be a deeper
+                // project layer) for the model.
                 if let Ok(rel) = resolved.strip_prefix(root) {
-                    if let Some(Component::Normal(first)) = rel.components().next() {
-                        if PROTECTED_DIRS.iter().any(|p| first == *p) {
-                            return Err(Error::Sandbox(format!(
-                                "cannot write {}: {} stays read-only in workspace-write mode",
-                                path.display(),
-                                first.to_string_lossy()
-                            )));
+                    let protected = rel.components().find_map(|c| match c {
+                        Component::Normal(name) if PROTECTED_DIRS.iter().any(|p| name == *p) => {
+                            Some(name.to_string_lossy().into_owned())
                         }
+                        _ => None,
+                    });
+                    if let Some(name) = protected {
+                        return Err(Error::Sandbox(format!(
+                            "cannot write {}: {name} stays read-only in workspace-write mode, \
+                             wherever it is under a writable root (the model may not write \
+                             git metadata nor project config, hooks or skills)",
+                            path.display()
+                        )));
                     }
                 }
                 // The same paths the kernel protects for commands: the git
@@ -338,6 +347,22 @@ mod tests {
         assert!(p.check_write(Path::new("/etc/outside.txt")).is_err());
         assert!(p.check_write(&ws.join(".git/config")).is_err());
         assert!(p.check_write(&ws.join(".codeloop/x")).is_err());
+        // Protected names are refused at any depth, existing or not.
+        for nested in [
+            "pkg/.codeloop/config.toml",
+            "a/b/.agents/skills/x/SKILL.md",
+            "sub/.codex/hooks.json",
+            "vendor/dep/.git/config",
+        ] {
+            let err = p
+                .check_write(&ws.join(nested))
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(err.contains("stays read-only"), "{nested}: {err}");
+        }
+        assert!(p.check_write(&ws.join("pkg/codeloop/x")).is_ok());
+        assert!(p.check_write(&ws.join("pkg/.codeloop.toml")).is_ok());
         std::os::unix::fs::symlink("/etc", ws.join("link"))?;
         assert!(p.check_write(&ws.join("link/passwd")).is_err());
         Ok(())

@@ -20,12 +20,15 @@
 //! resumed in the same process) that starts a turn meanwhile gets
 //! [`Error::Busy`]; one whose history went stale because another wrote turns
 //! since it loaded the file gets an error telling it to resume again,
-//! instead of writing a history that forks inside one file.
+//! instead of writing a history that forks inside one file. Writes outside a
+//! turn (a manual compaction, context recorded before a turn starts) take
+//! the same lock and check for their own length of time: [`Rollout::lock`]
+//! for a span of work, or [`Rollout::append`] for the one record.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -182,12 +185,12 @@ impl SessionStore {
             .map_err(|e| Error::io(format!("creating session file {}", path.display()), e))?;
         let rollout = Rollout {
             path,
-            writer: Mutex::new(Writer {
+            writer: Arc::new(Mutex::new(Writer {
                 file,
                 len: 0,
                 locked: false,
                 in_turn: false,
-            }),
+            })),
         };
         let mut text = line_of(RolloutRecord::SessionMeta(meta))?;
         for record in records {
@@ -218,12 +221,42 @@ impl SessionStore {
             })
     }
 
-    /// The most recently written rollout file, for `resume --last`.
+    /// The most recently written rollout file of any working directory
+    /// (`resume --last --all`).
     pub fn latest(&self) -> Option<PathBuf> {
         self.rollout_files().into_iter().max_by_key(|p| {
             std::fs::metadata(p)
                 .and_then(|m| m.modified())
                 .unwrap_or(UNIX_EPOCH)
+        })
+    }
+
+    /// The most recently written rollout file of a thread that ran in `cwd`
+    /// (its session meta says so), for `resume --last`: as in Codex, jobs
+    /// in other directories sharing the session directory are not picked.
+    /// Only the first line of each file is read.
+    pub fn latest_in(&self, cwd: &Path) -> Option<PathBuf> {
+        let mut files: Vec<(SystemTime, PathBuf)> = self
+            .rollout_files()
+            .into_iter()
+            .map(|p| {
+                let modified = std::fs::metadata(&p)
+                    .and_then(|m| m.modified())
+                    .unwrap_or(UNIX_EPOCH);
+                (modified, p)
+            })
+            .collect();
+        files.sort_by_key(|(modified, _)| std::cmp::Reverse(*modified));
+        let canonical = cwd.canonicalize().ok();
+        files.into_iter().map(|(_, p)| p).find(|p| {
+            let Some(meta) = read_meta(p) else {
+                return false;
+            };
+            let recorded = Path::new(&meta.cwd);
+            recorded == cwd
+                || canonical
+                    .as_deref()
+                    .is_some_and(|c| recorded.canonicalize().is_ok_and(|r| r == c))
         })
     }
 
@@ -304,6 +337,18 @@ impl SessionStore {
     }
 }
 
+/// The session meta of a rollout file, from its first line only.
+fn read_meta(path: &Path) -> Option<SessionMeta> {
+    let mut line = String::new();
+    BufReader::new(File::open(path).ok()?)
+        .read_line(&mut line)
+        .ok()?;
+    match serde_json::from_str::<RolloutLine>(&line).ok()?.record {
+        RolloutRecord::SessionMeta(meta) => Some(meta),
+        _ => None,
+    }
+}
+
 /// The state of a thread after a run of its records.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Replayed {
@@ -338,7 +383,29 @@ pub fn replay(records: &[RolloutRecord]) -> Replayed {
 #[derive(Debug)]
 pub struct Rollout {
     path: PathBuf,
-    writer: Mutex<Writer>,
+    writer: Arc<Mutex<Writer>>,
+}
+
+/// The thread's turn lock taken for writes outside a turn (see
+/// [`Rollout::lock`]); released when dropped.
+#[derive(Debug)]
+#[must_use = "the lock is released when this is dropped"]
+pub struct RolloutLock {
+    writer: Arc<Mutex<Writer>>,
+    /// Whether this guard took the lock (rather than finding it held by a
+    /// turn of the same object), and so releases it.
+    took: bool,
+}
+
+impl Drop for RolloutLock {
+    fn drop(&mut self) {
+        if self.took {
+            let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            if !w.in_turn {
+                Rollout::release(&mut w);
+            }
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -374,12 +441,12 @@ impl Rollout {
             .len();
         Ok(Rollout {
             path,
-            writer: Mutex::new(Writer {
+            writer: Arc::new(Mutex::new(Writer {
                 file,
                 len,
                 locked: false,
                 in_turn: false,
-            }),
+            })),
         })
     }
 
@@ -387,9 +454,29 @@ impl Rollout {
         &self.path
     }
 
+    /// Take the thread's turn lock, as a turn does, for writes outside a
+    /// turn (a manual compaction): [`Error::Busy`] while another object or
+    /// process runs a turn of the thread, the stale error (resume it again)
+    /// when another wrote to the file since this object read or wrote it.
+    /// Held until the guard is dropped; a turn of this object holding it
+    /// already is left holding it.
+    pub fn lock(&self) -> Result<RolloutLock> {
+        let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let took = !w.locked && !w.in_turn;
+        if took {
+            self.begin_turn(&mut w)?;
+        }
+        Ok(RolloutLock {
+            writer: self.writer.clone(),
+            took,
+        })
+    }
+
     /// Append one record. `turn_started` takes the thread's turn lock
     /// first (see the module docs); `turn_completed` is synced to disk and
-    /// releases it.
+    /// releases it. A record written outside a turn, with the lock not held
+    /// (context recorded before a turn starts, steered input left by a turn
+    /// that never began), takes the lock and the staleness check for itself.
     pub fn append(&self, record: RolloutRecord) -> Result<()> {
         let text = line_of(record.clone())?;
         let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
@@ -398,14 +485,19 @@ impl Rollout {
             record,
             RolloutRecord::TurnCompleted { .. } | RolloutRecord::TurnFailed { .. }
         );
-        if starts {
-            self.begin_turn(&mut w)?;
-        }
         // A turn that failed before it began here (busy, stale) has nothing
         // to close, and must not write into another writer's turn.
         if matches!(record, RolloutRecord::TurnFailed { .. }) && !w.in_turn {
             Self::release(&mut w);
             return Ok(());
+        }
+        if starts {
+            self.begin_turn(&mut w)?;
+        } else if !w.locked && !w.in_turn {
+            self.begin_turn(&mut w)?;
+            let written = self.write_locked(&mut w, &text, false);
+            Self::release(&mut w);
+            return written;
         }
         let written = self.write_locked(&mut w, &text, ends);
         if ends {
@@ -617,6 +709,61 @@ mod tests {
             vec![
                 ResponseItem::user_text("hi"),
                 ResponseItem::user_text("again")
+            ]
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn writes_outside_a_turn_take_the_turn_lock_and_the_staleness_check() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let store = SessionStore::new(dir.path());
+        let meta = SessionMeta {
+            id: "t2".into(),
+            cwd: "/".into(),
+            model: "m".into(),
+            originator: String::new(),
+            cli_version: String::new(),
+            extra: Value::Null,
+            forked_from: None,
+        };
+        drop(store.create(meta)?);
+        let path = store.find("t2")?;
+        let item = |text: &str| RolloutRecord::ResponseItem(ResponseItem::user_text(text));
+        let a = Rollout::open(path.clone())?;
+        let b = Rollout::open(path.clone())?;
+        b.append(RolloutRecord::TurnStarted { turn: 1 })?;
+        // b's turn holds the thread.
+        assert!(matches!(a.append(item("beside")), Err(Error::Busy)));
+        assert!(matches!(a.lock(), Err(Error::Busy)));
+        b.append(item("in b's turn"))?;
+        b.append(RolloutRecord::TurnCompleted {
+            usage: Usage::default(),
+        })?;
+        // a's copy is stale now: nothing it writes lands.
+        let before = std::fs::read(&path)?;
+        assert!(
+            matches!(a.append(item("stale")), Err(Error::Config(m)) if m.contains("resume it again"))
+        );
+        assert!(matches!(a.lock(), Err(Error::Config(m)) if m.contains("resume it again")));
+        assert_eq!(std::fs::read(&path)?, before);
+        // A fresh copy holds the lock while its guard lives, and writes.
+        let c = Rollout::open(path.clone())?;
+        let guard = c.lock()?;
+        c.append(item("compacted"))?;
+        let d = Rollout::open(path.clone())?;
+        assert!(matches!(
+            d.append(RolloutRecord::TurnStarted { turn: 2 }),
+            Err(Error::Busy)
+        ));
+        drop(guard);
+        d.append(RolloutRecord::TurnStarted { turn: 2 })?;
+        let loaded = SessionStore::load(&path)?;
+        assert_eq!(
+            loaded.history,
+            vec![
+                ResponseItem::user_text("in b's turn"),
+                ResponseItem::user_text("compacted")
             ]
         );
         Ok(())

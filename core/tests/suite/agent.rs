@@ -12,45 +12,28 @@ use codeloop_core::protocol::{
     ToolCallStatus, WireApi,
 };
 use codeloop_core::{Agent, Error, Host};
-use codeloop_mock_server::{chat, responses, MockServer, Reply};
+use codeloop_mock_server::{chat, responses, Reply};
 use futures::StreamExt;
 use serde_json::{json, Value};
 
-struct Harness {
-    server: MockServer,
-    dir: tempfile::TempDir,
-}
+use super::support::{call, interrupt, output_for, read_pid, wait_dead, Harness};
 
-impl Harness {
-    async fn new() -> Harness {
-        Harness {
-            server: MockServer::start().await.unwrap(),
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn options(&self) -> AgentOptions {
-        AgentOptions {
-            codeloop_home: Some(super::support::no_home()),
-            model: Some("test-model".into()),
-            base_url: Some(self.server.base_url()),
-            api_key: Some("test-key".into()),
-            cwd: Some(self.dir.path().to_path_buf()),
-            sandbox: Some(SandboxMode::DangerFullAccess),
-            ephemeral: true,
-            request_max_retries: Some(2),
-            stream_max_retries: Some(2),
-            ..AgentOptions::default()
-        }
-    }
-
-    fn agent(&self) -> Agent {
-        Agent::new(self.options()).unwrap()
-    }
+/// Two retries, as `retries_are_reported_as_error_events_and_the_turn_succeeds`
+/// counts them.
+async fn harness() -> Harness {
+    Harness::new().await.with_retries(2)
 }
 
 async fn collect(stream: codeloop_core::EventStream) -> Vec<ThreadEvent> {
     stream.collect().await
+}
+
+/// The first text of every input item that has one.
+fn first_texts(input: &[Value]) -> Vec<String> {
+    input
+        .iter()
+        .filter_map(|i| i["content"][0]["text"].as_str().map(String::from))
+        .collect()
 }
 
 fn completed_items(events: &[ThreadEvent]) -> Vec<ItemDetails> {
@@ -63,36 +46,9 @@ fn completed_items(events: &[ThreadEvent]) -> Vec<ItemDetails> {
         .collect()
 }
 
-fn call(call_id: &str, name: &str, args: Value) -> Reply {
-    responses::turn(
-        &format!("resp_{call_id}"),
-        [responses::function_call_item(
-            call_id,
-            name,
-            &args.to_string(),
-        )],
-    )
-}
-
-/// The output the model got back for `call_id` in a recorded request.
-fn output_for(input: &[Value], call_id: &str) -> String {
-    input
-        .iter()
-        .find(|i| {
-            i["call_id"] == call_id
-                && matches!(
-                    i["type"].as_str(),
-                    Some("function_call_output" | "custom_tool_call_output")
-                )
-        })
-        .and_then(|i| i["output"].as_str())
-        .unwrap_or_else(|| panic!("no output for {call_id} in {input:#?}"))
-        .to_string()
-}
-
 #[tokio::test]
 async fn text_turn_emits_codex_event_sequence_and_request_shape() {
-    let h = Harness::new().await;
+    let h = harness().await;
     h.server.push(responses::text_turn("resp_1", "Hello there"));
     let thread = h.agent().start_thread();
     let events = collect(thread.run_streamed("say hello")).await;
@@ -159,7 +115,7 @@ async fn text_turn_emits_codex_event_sequence_and_request_shape() {
 
 #[tokio::test]
 async fn shell_call_runs_and_output_goes_back_to_the_model() {
-    let h = Harness::new().await;
+    let h = harness().await;
     h.server.push(call(
         "c1",
         "shell_command",
@@ -213,7 +169,7 @@ async fn shell_call_runs_and_output_goes_back_to_the_model() {
 /// the error and the turn goes on.
 #[tokio::test]
 async fn sandbox_failures_go_back_to_the_model_and_the_turn_goes_on() {
-    let h = Harness::new().await;
+    let h = harness().await;
     // Outside every writable root (/tmp, where the workspace is, is one).
     let outside = tempfile::tempdir_in(super::support::lab_parent()).unwrap();
     let marker = outside.path().join("ran");
@@ -224,7 +180,6 @@ async fn sandbox_failures_go_back_to_the_model_and_the_turn_goes_on() {
     ));
     h.server.push(responses::text_turn("resp_2", "ok"));
     let agent = Agent::new(AgentOptions {
-        codeloop_home: Some(super::support::no_home()),
         sandbox: Some(SandboxMode::WorkspaceWrite),
         ..h.options()
     })
@@ -248,7 +203,7 @@ async fn sandbox_failures_go_back_to_the_model_and_the_turn_goes_on() {
 
 #[tokio::test]
 async fn apply_patch_freeform_call_changes_files() {
-    let h = Harness::new().await;
+    let h = harness().await;
     std::fs::write(h.dir.path().join("a.txt"), "one\ntwo\n").unwrap();
     let patch = "*** Begin Patch\n*** Update File: a.txt\n@@\n one\n-two\n+TWO\n*** Add File: b.txt\n+new\n*** End Patch";
     h.server.push(responses::turn(
@@ -287,7 +242,7 @@ async fn apply_patch_freeform_call_changes_files() {
 
 #[tokio::test]
 async fn parallel_calls_all_answered_in_order_and_unknown_tools_and_bad_json_are_tool_errors() {
-    let h = Harness::new().await;
+    let h = harness().await;
     std::fs::write(h.dir.path().join("f.txt"), "alpha\n").unwrap();
     h.server.push(responses::turn(
         "resp_1",
@@ -316,13 +271,12 @@ async fn parallel_calls_all_answered_in_order_and_unknown_tools_and_bad_json_are
 
 #[tokio::test]
 async fn max_turns_stops_the_run_with_a_budget_error() {
-    let h = Harness::new().await;
+    let h = harness().await;
     h.server
         .push(call("c1", "shell_command", json!({"command": "true"})));
     h.server
         .push(call("c2", "shell_command", json!({"command": "true"})));
     let agent = Agent::new(AgentOptions {
-        codeloop_home: Some(super::support::no_home()),
         max_turns: Some(2),
         ..h.options()
     })
@@ -346,7 +300,7 @@ async fn max_turns_stops_the_run_with_a_budget_error() {
 
 #[tokio::test]
 async fn usage_is_cumulative_across_turns() {
-    let h = Harness::new().await;
+    let h = harness().await;
     h.server.push(responses::sse([
         responses::created(),
         responses::message("m1", "a"),
@@ -368,11 +322,7 @@ async fn usage_is_cumulative_across_turns() {
     assert_eq!(second.usage.cached_input_tokens, 100);
     assert_eq!(second.usage.output_tokens, 40);
     // The second request carries the whole history: both prompts and the first answer.
-    let input = h.server.requests()[1].input().to_vec();
-    let texts: Vec<String> = input
-        .iter()
-        .filter_map(|i| i["content"][0]["text"].as_str().map(String::from))
-        .collect();
+    let texts = first_texts(h.server.requests()[1].input());
     assert!(
         texts.ends_with(&["one".into(), "a".into(), "two".into()]),
         "{texts:?}"
@@ -381,7 +331,7 @@ async fn usage_is_cumulative_across_turns() {
 
 #[tokio::test]
 async fn interrupt_kills_the_command_group_and_the_thread_runs_again() {
-    let h = Harness::new().await;
+    let h = harness().await;
     let pidfile = h.dir.path().join("grandchild.pid");
     h.server.push(call(
         "c1",
@@ -403,13 +353,9 @@ async fn interrupt_kills_the_command_group_and_the_thread_runs_again() {
     let error = failed.expect("turn.failed");
     assert_eq!(error.code, Some(ErrorCode::Interrupted));
     assert!(begun.elapsed() < Duration::from_secs(60));
-    let pid: i32 = std::fs::read_to_string(&pidfile)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid = read_pid(&pidfile);
     assert!(
-        super::support::wait_dead(pid, Duration::from_secs(10)),
+        wait_dead(pid, Duration::from_secs(10)),
         "grandchild {pid} survived the interrupt"
     );
 
@@ -422,23 +368,11 @@ async fn interrupt_kills_the_command_group_and_the_thread_runs_again() {
 
 #[tokio::test]
 async fn a_second_run_while_one_is_running_is_busy() {
-    let h = Harness::new().await;
-    h.server.push(
-        responses::sse([responses::created(), responses::output_text_delta("x")]).stall_after(2),
-    );
-    let thread = h.agent().start_thread();
-    let mut first = thread.run_streamed("one");
-    // Wait until the first turn is really streaming.
-    while let Some(e) = first.next().await {
-        if matches!(e, ThreadEvent::ItemDelta { .. }) {
-            break;
-        }
-    }
+    let h = harness().await;
+    let (thread, first) = h.streaming_turn().await;
     let err = thread.run("two").await.unwrap_err();
     assert!(matches!(err, Error::Busy), "{err:?}");
-    thread.interrupt();
-    let rest: Vec<_> = first.collect().await;
-    assert!(matches!(rest.last(), Some(ThreadEvent::TurnFailed { .. })));
+    interrupt(&thread, first).await;
 }
 
 #[derive(Default)]
@@ -485,7 +419,7 @@ impl Host for RecordingHost {
 
 #[tokio::test]
 async fn host_tools_and_hooks_go_through_the_host() {
-    let h = Harness::new().await;
+    let h = harness().await;
     let marker = h.dir.path().join("ran");
     h.server.push(responses::turn(
         "resp_1",
@@ -503,7 +437,6 @@ async fn host_tools_and_hooks_go_through_the_host() {
     let host = Arc::new(RecordingHost::default());
     let agent = Agent::with_host(
         AgentOptions {
-            codeloop_home: Some(super::support::no_home()),
             host_tools: vec![HostToolSpec {
                 name: "lookup_ticket".into(),
                 description: "Look up a ticket".into(),
@@ -550,32 +483,21 @@ async fn host_tools_and_hooks_go_through_the_host() {
 
 #[tokio::test]
 async fn resume_continues_from_the_rollout_file() {
-    let h = Harness::new().await;
-    let sessions = tempfile::tempdir().unwrap();
-    let options = AgentOptions {
-        codeloop_home: Some(super::support::no_home()),
-        ephemeral: false,
-        session_dir: Some(sessions.path().to_path_buf()),
-        ..h.options()
-    };
+    let h = harness().await.with_sessions();
     h.server
         .push(responses::text_turn("resp_1", "first answer"));
     h.server
         .push(responses::text_turn("resp_2", "second answer"));
     let id = {
-        let thread = Agent::new(options.clone()).unwrap().start_thread();
+        let thread = h.agent().start_thread();
         thread.run("first question").await.unwrap();
         thread.id().to_string()
     };
-    let resumed = Agent::new(options).unwrap().resume_thread(&id).unwrap();
+    let resumed = h.agent().resume_thread(&id).unwrap();
     assert_eq!(resumed.id(), id);
     let result = resumed.run("second question").await.unwrap();
     assert_eq!(result.final_response, "second answer");
-    let texts: Vec<String> = h.server.requests()[1]
-        .input()
-        .iter()
-        .filter_map(|i| i["content"][0]["text"].as_str().map(String::from))
-        .collect();
+    let texts = first_texts(h.server.requests()[1].input());
     let n = texts.len();
     assert_eq!(
         texts[n - 3..],
@@ -613,20 +535,13 @@ impl Host for SessionStartHost {
 
 #[tokio::test]
 async fn session_start_runs_once_per_thread_object_with_startup_then_resume() {
-    let h = Harness::new().await;
-    let sessions = tempfile::tempdir().unwrap();
-    let options = AgentOptions {
-        codeloop_home: Some(super::support::no_home()),
-        ephemeral: false,
-        session_dir: Some(sessions.path().to_path_buf()),
-        ..h.options()
-    };
+    let h = harness().await.with_sessions();
     for (i, text) in ["a", "b", "c"].iter().enumerate() {
         h.server
             .push(responses::text_turn(&format!("resp_{i}"), text));
     }
     let host = Arc::new(SessionStartHost::default());
-    let agent = Agent::with_host(options, host.clone()).unwrap();
+    let agent = Agent::with_host(h.options(), host.clone()).unwrap();
     let thread = agent.start_thread();
     thread.run("one").await.unwrap();
     thread.run("two").await.unwrap();
@@ -634,11 +549,7 @@ async fn session_start_runs_once_per_thread_object_with_startup_then_resume() {
     let resumed = agent.resume_thread(thread.id()).unwrap();
     resumed.run("three").await.unwrap();
     assert_eq!(*host.sources.lock().unwrap(), ["startup", "resume"]);
-    let texts: Vec<String> = h.server.requests()[2]
-        .input()
-        .iter()
-        .filter_map(|i| i["content"][0]["text"].as_str().map(String::from))
-        .collect();
+    let texts = first_texts(h.server.requests()[2].input());
     assert_eq!(
         texts
             .iter()
@@ -651,7 +562,7 @@ async fn session_start_runs_once_per_thread_object_with_startup_then_resume() {
 
 #[tokio::test]
 async fn deltas_share_the_id_of_the_completed_message() {
-    let h = Harness::new().await;
+    let h = harness().await;
     h.server.push(responses::sse([
         responses::created(),
         responses::output_item_added(
@@ -685,7 +596,7 @@ async fn deltas_share_the_id_of_the_completed_message() {
 
 #[tokio::test]
 async fn update_plan_item_completes_at_turn_end() {
-    let h = Harness::new().await;
+    let h = harness().await;
     h.server.push(call(
         "p1",
         "update_plan",
@@ -708,7 +619,7 @@ async fn update_plan_item_completes_at_turn_end() {
 
 #[tokio::test]
 async fn retries_are_reported_as_error_events_and_the_turn_succeeds() {
-    let h = Harness::new().await;
+    let h = harness().await;
     h.server.push(Reply::server_error());
     h.server.push(responses::text_turn("resp_1", "recovered"));
     let events = collect(h.agent().start_thread().run_streamed("hi")).await;
@@ -724,7 +635,7 @@ async fn retries_are_reported_as_error_events_and_the_turn_succeeds() {
 
 #[tokio::test]
 async fn fatal_model_errors_fail_the_turn_with_their_kind() {
-    let h = Harness::new().await;
+    let h = harness().await;
     h.server.push(Reply::unauthorized());
     let err = h.agent().start_thread().run("hi").await.unwrap_err();
     assert!(matches!(err, Error::Unauthorized(_)), "{err:?}");
@@ -733,7 +644,7 @@ async fn fatal_model_errors_fail_the_turn_with_their_kind() {
 
 #[tokio::test]
 async fn chat_provider_runs_a_tool_loop() {
-    let h = Harness::new().await;
+    let h = harness().await;
     h.server.push(chat::tool_calls_turn(&[(
         "call_a",
         "shell_command",
@@ -741,7 +652,6 @@ async fn chat_provider_runs_a_tool_loop() {
     )]));
     h.server.push(chat::text_turn("chat done"));
     let agent = Agent::new(AgentOptions {
-        codeloop_home: Some(super::support::no_home()),
         wire_api: Some(WireApi::Chat),
         ..h.options()
     })
@@ -785,7 +695,7 @@ impl Host for PanickingHost {
 
 #[tokio::test]
 async fn a_panicking_callback_fails_the_turn_and_the_thread_stays_usable() {
-    let h = Harness::new().await;
+    let h = harness().await;
     h.server.push(responses::text_turn("resp_1", "fine"));
     let agent = Agent::with_host(h.options(), Arc::new(PanickingHost)).unwrap();
     let thread = agent.start_thread();
@@ -811,7 +721,7 @@ impl Host for StuckHost {
 
 #[tokio::test]
 async fn interrupt_does_not_wait_for_a_stuck_hook() {
-    let h = Harness::new().await;
+    let h = harness().await;
     let agent = Agent::with_host(h.options(), Arc::new(StuckHost)).unwrap();
     let thread = agent.start_thread();
     let mut stream = thread.run_streamed("hi");
@@ -833,7 +743,7 @@ async fn interrupt_does_not_wait_for_a_stuck_hook() {
 
 #[tokio::test]
 async fn back_to_back_runs_never_see_a_busy_thread() {
-    let h = Harness::new().await;
+    let h = harness().await;
     let n = 30;
     for i in 0..n {
         h.server.push(responses::text_turn(
@@ -854,7 +764,7 @@ async fn back_to_back_runs_never_see_a_busy_thread() {
 
 #[tokio::test]
 async fn a_failed_run_keeps_the_original_error() {
-    let h = Harness::new().await;
+    let h = harness().await;
     h.server.push(Reply::error(
         404,
         "The model `nope` does not exist",
@@ -873,10 +783,9 @@ async fn a_failed_run_keeps_the_original_error() {
 
 #[tokio::test]
 async fn host_tools_cannot_take_built_in_names() {
-    let h = Harness::new().await;
+    let h = harness().await;
     for name in ["shell", "local_shell", "read_file", "apply_patch"] {
         let err = Agent::new(AgentOptions {
-            codeloop_home: Some(super::support::no_home()),
             host_tools: vec![HostToolSpec {
                 name: name.into(),
                 description: String::new(),
@@ -892,7 +801,7 @@ async fn host_tools_cannot_take_built_in_names() {
 
 #[tokio::test]
 async fn commands_get_the_agents_environment_policy() {
-    let h = Harness::new().await;
+    let h = harness().await;
     h.server.push(call(
         "c1",
         "shell_command",
@@ -902,8 +811,7 @@ async fn commands_get_the_agents_environment_policy() {
     let mut policy = codeloop_core::protocol::EnvPolicy::default();
     policy.set.insert("CODELOOP_FLAG".into(), "on".into());
     let agent = Agent::new(AgentOptions {
-        codeloop_home: Some(super::support::no_home()),
-        shell_environment_policy: policy,
+        shell_environment_policy: Some(policy),
         ..h.options()
     })
     .unwrap();
@@ -912,8 +820,7 @@ async fn commands_get_the_agents_environment_policy() {
     let mut bad = codeloop_core::protocol::EnvPolicy::default();
     bad.exclude.push("[".into());
     assert!(Agent::new(AgentOptions {
-        codeloop_home: Some(super::support::no_home()),
-        shell_environment_policy: bad,
+        shell_environment_policy: Some(bad),
         ..h.options()
     })
     .is_err());
@@ -921,7 +828,7 @@ async fn commands_get_the_agents_environment_policy() {
 
 #[tokio::test]
 async fn an_interrupt_before_the_model_request_sends_nothing() {
-    let h = Harness::new().await;
+    let h = harness().await;
     h.server.push(responses::text_turn("resp_1", "never asked"));
     let thread = h.agent().start_thread();
     for _ in 0..20 {
@@ -959,7 +866,7 @@ impl Host for PreContextHost {
 
 #[tokio::test]
 async fn pre_tool_use_context_reaches_the_model_with_the_result() {
-    let h = Harness::new().await;
+    let h = harness().await;
     h.server.push(responses::function_call_turn(
         "resp_1",
         "s1",

@@ -880,6 +880,53 @@ async fn tool_respects_the_sandbox() {
     assert_eq!(tree(dir.path()), before);
 }
 
+#[tokio::test]
+async fn tool_refuses_protected_dirs_at_any_depth() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "pkg/lib.rs", "fn f() {}\n");
+    let before = tree(dir.path());
+    let (ctx, mut rx) = context(
+        dir.path(),
+        SandboxPolicy::new(SandboxMode::WorkspaceWrite, dir.path(), &[], false),
+    );
+    // A nested `.codeloop` would be a deeper (trusted) project layer.
+    let text = patch(
+        "*** Add File: pkg/ok.txt\n+fine\n*** Add File: pkg/.codeloop/config.toml\n+sandbox_mode = \"danger-full-access\"\n",
+    );
+    let output = handle(&ctx, &freeform(&text)).await;
+    assert!(!output.success);
+    assert!(
+        output
+            .content
+            .contains("refused to write pkg/.codeloop/config.toml")
+            && output.content.contains(".codeloop stays read-only"),
+        "{}",
+        output.content
+    );
+    assert_eq!(file_changes(&mut rx)[1].1, PatchStatus::Failed);
+    assert_eq!(tree(dir.path()), before);
+    assert!(!dir.path().join("pkg/.codeloop").exists());
+
+    for nested in [
+        "a/.agents/skills/x/SKILL.md",
+        "b/.codex/config.toml",
+        "c/.git/HEAD",
+    ] {
+        let output = handle(
+            &ctx,
+            &freeform(&patch(&format!("*** Add File: {nested}\n+x\n"))),
+        )
+        .await;
+        assert!(!output.success, "{nested}: {}", output.content);
+        assert!(
+            output.content.contains("stays read-only"),
+            "{}",
+            output.content
+        );
+    }
+    assert_eq!(tree(dir.path()), before);
+}
+
 #[test]
 fn tool_specs_match_codex() {
     let ToolSpec::Custom {

@@ -17,10 +17,12 @@ use codeloop_core::protocol::{
     HookDecision, HookEvent, HookOutcome, ItemDetails, ThreadEvent, ToolCallStatus,
 };
 use codeloop_core::{Agent, Error, Host};
-use codeloop_mock_server::{responses, MockServer, Reply};
+use codeloop_mock_server::responses;
 use futures::StreamExt;
 use serde_json::{json, Value};
 use tokio::io::AsyncBufReadExt;
+
+use super::support::{call, output_for, Harness};
 
 // ---------------------------------------------------------------- fixtures
 
@@ -107,62 +109,27 @@ fn pid_with_marker(marker: &str) -> Option<i32> {
         })
 }
 
-struct Harness {
-    server: MockServer,
-    dir: tempfile::TempDir,
+async fn harness() -> Harness {
+    test_env();
+    Harness::new().await
 }
 
-impl Harness {
-    async fn new() -> Harness {
-        test_env();
-        Harness {
-            server: MockServer::start().await.unwrap(),
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn options(&self, servers: Vec<(&str, McpServerConfig)>) -> AgentOptions {
-        AgentOptions {
-            codeloop_home: Some(super::support::no_home()),
-            model: Some("test-model".into()),
-            base_url: Some(self.server.base_url()),
-            api_key: Some("test-key".into()),
-            cwd: Some(self.dir.path().to_path_buf()),
-            ephemeral: true,
-            load_config_files: Some(false),
-            request_max_retries: Some(0),
-            stream_max_retries: Some(0),
-            mcp_servers: servers
-                .into_iter()
-                .map(|(n, c)| (n.to_string(), c))
-                .collect(),
-            ..AgentOptions::default()
-        }
-    }
-
-    fn agent(&self, servers: Vec<(&str, McpServerConfig)>) -> Agent {
-        Agent::new(self.options(servers)).unwrap()
+/// The harness's options with these MCP servers, the default sandbox and no
+/// config files.
+fn mcp_options(h: &Harness, servers: Vec<(&str, McpServerConfig)>) -> AgentOptions {
+    AgentOptions {
+        sandbox: None,
+        load_config_files: Some(false),
+        mcp_servers: servers
+            .into_iter()
+            .map(|(n, c)| (n.to_string(), c))
+            .collect(),
+        ..h.options()
     }
 }
 
-fn call(call_id: &str, name: &str, args: Value) -> Reply {
-    responses::turn(
-        &format!("resp_{call_id}"),
-        [responses::function_call_item(
-            call_id,
-            name,
-            &args.to_string(),
-        )],
-    )
-}
-
-fn output_for(input: &[Value], call_id: &str) -> String {
-    input
-        .iter()
-        .find(|i| i["call_id"] == call_id && i["type"] == "function_call_output")
-        .and_then(|i| i["output"].as_str())
-        .unwrap_or_else(|| panic!("no output for {call_id} in {input:#?}"))
-        .to_string()
+fn mcp_agent(h: &Harness, servers: Vec<(&str, McpServerConfig)>) -> Agent {
+    Agent::new(mcp_options(h, servers)).unwrap()
 }
 
 /// Completed mcp_tool_call items: (server, tool, result, error, status).
@@ -220,7 +187,7 @@ fn first_text(result: &codeloop_core::protocol::McpToolCallResult) -> String {
 
 #[tokio::test]
 async fn everything_tools_over_stdio_echo_sum_structured_and_error() {
-    let h = Harness::new().await;
+    let h = harness().await;
     let marker = unique("everything");
     h.server.push(call(
         "c1",
@@ -240,7 +207,7 @@ async fn everything_tools_over_stdio_echo_sum_structured_and_error() {
     h.server
         .push(call("c4", "mcp__everything__get-sum", json!({"a": "two"})));
     h.server.push(responses::text_turn("resp_end", "done"));
-    let agent = h.agent(vec![("everything", everything(&marker))]);
+    let agent = mcp_agent(&h, vec![("everything", everything(&marker))]);
     let thread = agent.start_thread();
     let events: Vec<ThreadEvent> = thread.run_streamed("use the tools").collect().await;
     assert!(
@@ -333,7 +300,7 @@ async fn everything_tools_over_stdio_echo_sum_structured_and_error() {
 
 #[tokio::test]
 async fn enabled_and_disabled_tools_filter_and_the_environment_is_minimal() {
-    let h = Harness::new().await;
+    let h = harness().await;
     let mut config = everything(&unique("env"));
     config.enabled_tools = Some(vec!["echo".into(), "get-sum".into(), "get-env".into()]);
     config.disabled_tools = vec!["get-sum".into()];
@@ -341,7 +308,7 @@ async fn enabled_and_disabled_tools_filter_and_the_environment_is_minimal() {
     config.env.insert("SET_BY_CONFIG".into(), "yes".into());
     h.server.push(call("c1", "mcp__ev__get-env", json!({})));
     h.server.push(responses::text_turn("resp_end", "done"));
-    let thread = h.agent(vec![("ev", config)]).start_thread();
+    let thread = mcp_agent(&h, vec![("ev", config)]).start_thread();
     let result = thread.run("env?").await.unwrap();
     assert_eq!(result.final_response, "done");
 
@@ -363,15 +330,13 @@ async fn enabled_and_disabled_tools_filter_and_the_environment_is_minimal() {
 
 #[tokio::test]
 async fn an_interrupt_cancels_a_long_running_call() {
-    let h = Harness::new().await;
+    let h = harness().await;
     h.server.push(call(
         "c1",
         "mcp__everything__trigger-long-running-operation",
         json!({"duration": 60, "steps": 60}),
     ));
-    let thread = h
-        .agent(vec![("everything", everything(&unique("long")))])
-        .start_thread();
+    let thread = mcp_agent(&h, vec![("everything", everything(&unique("long")))]).start_thread();
     let begun = Instant::now();
     let mut stream = thread.run_streamed("wait");
     let mut events = Vec::new();
@@ -405,7 +370,7 @@ async fn an_interrupt_cancels_a_long_running_call() {
 
 #[tokio::test]
 async fn tool_timeout_sec_fails_the_call_and_the_turn_goes_on() {
-    let h = Harness::new().await;
+    let h = harness().await;
     let mut config = everything(&unique("timeout"));
     config.tool_timeout_sec = Some(0.5);
     h.server.push(call(
@@ -414,7 +379,7 @@ async fn tool_timeout_sec_fails_the_call_and_the_turn_goes_on() {
         json!({"duration": 30, "steps": 3}),
     ));
     h.server.push(responses::text_turn("resp_end", "gave up"));
-    let thread = h.agent(vec![("everything", config)]).start_thread();
+    let thread = mcp_agent(&h, vec![("everything", config)]).start_thread();
     let begun = Instant::now();
     let events: Vec<ThreadEvent> = thread.run_streamed("wait").collect().await;
     assert!(begun.elapsed() < Duration::from_secs(20));
@@ -435,7 +400,7 @@ async fn tool_timeout_sec_fails_the_call_and_the_turn_goes_on() {
 
 #[tokio::test]
 async fn a_server_killed_mid_call_fails_the_call_not_the_turn() {
-    let h = Harness::new().await;
+    let h = harness().await;
     let marker = unique("killed");
     h.server.push(call(
         "c1",
@@ -448,9 +413,7 @@ async fn a_server_killed_mid_call_fails_the_call_not_the_turn() {
         json!({"message": "still there?"}),
     ));
     h.server.push(responses::text_turn("resp_end", "ok"));
-    let thread = h
-        .agent(vec![("everything", everything(&marker))])
-        .start_thread();
+    let thread = mcp_agent(&h, vec![("everything", everything(&marker))]).start_thread();
     let begun = Instant::now();
     let mut stream = thread.run_streamed("go");
     let mut events = Vec::new();
@@ -486,14 +449,14 @@ async fn a_server_killed_mid_call_fails_the_call_not_the_turn() {
 
 #[tokio::test]
 async fn a_required_server_that_cannot_start_fails_the_run_quickly() {
-    let h = Harness::new().await;
+    let h = harness().await;
     let config = McpServerConfig {
         command: Some("/nonexistent/codeloop-mcp-server".into()),
         required: true,
         ..McpServerConfig::default()
     };
     let begun = Instant::now();
-    let thread = h.agent(vec![("needed", config)]).start_thread();
+    let thread = mcp_agent(&h, vec![("needed", config)]).start_thread();
     let err = thread.run("hi").await.unwrap_err();
     assert!(begun.elapsed() < Duration::from_secs(5));
     assert!(matches!(err, Error::Config(_)), "{err:?}");
@@ -509,7 +472,7 @@ async fn a_required_server_that_cannot_start_fails_the_run_quickly() {
 
 #[tokio::test]
 async fn a_failing_optional_server_is_a_warning_and_the_rest_works() {
-    let h = Harness::new().await;
+    let h = harness().await;
     let broken = McpServerConfig {
         command: Some("/nonexistent/codeloop-mcp-server".into()),
         ..McpServerConfig::default()
@@ -528,13 +491,16 @@ async fn a_failing_optional_server_is_a_warning_and_the_rest_works() {
     h.server.push(responses::text_turn("resp_end", "fine"));
     h.server.push(responses::text_turn("resp_again", "again"));
     let begun = Instant::now();
-    let thread = h
-        .agent(vec![
+    let ok_marker = unique("ok");
+    let thread = mcp_agent(
+        &h,
+        vec![
             ("broken", broken),
-            ("everything", everything(&unique("ok"))),
+            ("everything", everything(&ok_marker)),
             ("slow", slow),
-        ])
-        .start_thread();
+        ],
+    )
+    .start_thread();
     let events: Vec<ThreadEvent> = thread.run_streamed("hi").collect().await;
     assert!(begun.elapsed() < Duration::from_secs(15));
     let warnings: Vec<&String> = events
@@ -566,16 +532,35 @@ async fn a_failing_optional_server_is_a_warning_and_the_rest_works() {
     assert!(!names
         .iter()
         .any(|n| n.starts_with("mcp__broken") || n.starts_with("mcp__slow")));
-    // Warned about once, not on every run.
+    // The next run starts the failed servers again (only them: the one that
+    // started stays up) and warns again as they fail again.
+    let ok_pid = pid_with_marker(&ok_marker).expect("server-everything runs");
     let again: Vec<ThreadEvent> = thread.run_streamed("again").collect().await;
-    assert!(!again.iter().any(|e| matches!(e, ThreadEvent::Error { .. })));
+    let warnings: Vec<&String> = again
+        .iter()
+        .filter_map(|e| match e {
+            ThreadEvent::Error { message } => Some(message),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(warnings.len(), 2, "{again:#?}");
+    assert!(warnings[0].contains("`broken`"), "{}", warnings[0]);
+    assert!(warnings[1].contains("`slow`"), "{}", warnings[1]);
+    assert!(matches!(
+        again.last(),
+        Some(ThreadEvent::TurnCompleted { .. })
+    ));
+    assert_eq!(pid_with_marker(&ok_marker), Some(ok_pid));
+    assert!(tool_names(&h.server.requests()[2])
+        .iter()
+        .any(|n| n == "mcp__everything__echo"));
 }
 
 // ---------------------------------------------------------------- stdio: server-filesystem
 
 #[tokio::test]
 async fn filesystem_reads_inside_its_root_and_refuses_outside() {
-    let h = Harness::new().await;
+    let h = harness().await;
     let root = h.dir.path().canonicalize().unwrap();
     std::fs::write(root.join("notes.txt"), "the quick brown fox\n").unwrap();
     let outside = tempfile::tempdir().unwrap();
@@ -591,7 +576,7 @@ async fn filesystem_reads_inside_its_root_and_refuses_outside() {
         json!({"path": outside.path().join("secret.txt")}),
     ));
     h.server.push(responses::text_turn("resp_end", "read"));
-    let thread = h.agent(vec![("fs", filesystem(&root))]).start_thread();
+    let thread = mcp_agent(&h, vec![("fs", filesystem(&root))]).start_thread();
     let events: Vec<ThreadEvent> = thread.run_streamed("read").collect().await;
     let items = mcp_items(&events);
     assert_eq!(items[0].4, ToolCallStatus::Completed);
@@ -623,7 +608,7 @@ impl Host for DenyingHost {
 
 #[tokio::test]
 async fn untrusted_asks_before_tools_that_are_not_read_only() {
-    let h = Harness::new().await;
+    let h = harness().await;
     let root = h.dir.path().canonicalize().unwrap();
     std::fs::write(root.join("a.txt"), "A").unwrap();
     let target = root.join("written.txt");
@@ -639,7 +624,7 @@ async fn untrusted_asks_before_tools_that_are_not_read_only() {
     ));
     h.server.push(responses::text_turn("resp_end", "ok"));
     let host = Arc::new(DenyingHost::default());
-    let mut options = h.options(vec![("fs", filesystem(&root))]);
+    let mut options = mcp_options(&h, vec![("fs", filesystem(&root))]);
     options.approval_policy = Some(ApprovalPolicy::Untrusted);
     let agent = Agent::with_host(options, host.clone()).unwrap();
     let events: Vec<ThreadEvent> = agent.start_thread().run_streamed("go").collect().await;
@@ -699,7 +684,7 @@ impl Host for HookHost {
 
 #[tokio::test]
 async fn pre_tool_use_hooks_see_and_can_block_mcp_calls() {
-    let h = Harness::new().await;
+    let h = harness().await;
     h.server.push(call(
         "c1",
         "mcp__everything__get-sum",
@@ -715,7 +700,7 @@ async fn pre_tool_use_hooks_see_and_can_block_mcp_calls() {
         deny: "mcp__everything__echo".into(),
         seen: Mutex::new(Vec::new()),
     });
-    let options = h.options(vec![("everything", everything(&unique("hooks")))]);
+    let options = mcp_options(&h, vec![("everything", everything(&unique("hooks")))]);
     let agent = Agent::with_host(options, host.clone()).unwrap();
     let events: Vec<ThreadEvent> = agent.start_thread().run_streamed("go").collect().await;
     let seen = host.seen.lock().unwrap().clone();
@@ -820,7 +805,7 @@ impl FastMcp {
 #[tokio::test]
 async fn fastmcp_over_streamable_http_with_a_bearer_token_and_headers() {
     let fast = FastMcp::start().await;
-    let h = Harness::new().await;
+    let h = harness().await;
     h.server
         .push(call("c1", "mcp__py__multiply", json!({"a": 6, "b": 7})));
     h.server
@@ -835,7 +820,7 @@ async fn fastmcp_over_streamable_http_with_a_bearer_token_and_headers() {
     h.server.push(responses::text_turn("resp_end", "done"));
     let mut config = fast.config();
     config.required = true;
-    let agent = h.agent(vec![("py", config)]);
+    let agent = mcp_agent(&h, vec![("py", config)]);
     let thread = agent.start_thread();
     let events: Vec<ThreadEvent> = thread.run_streamed("compute").collect().await;
     assert!(
@@ -879,11 +864,11 @@ async fn fastmcp_over_streamable_http_with_a_bearer_token_and_headers() {
 #[tokio::test]
 async fn fastmcp_refuses_a_wrong_token_and_a_required_server_fails_the_run() {
     let fast = FastMcp::start().await;
-    let h = Harness::new().await;
+    let h = harness().await;
     let mut config = fast.config();
     config.bearer_token_env_var = Some(SECRET_VAR.into()); // holds another value
     config.required = true;
-    let thread = h.agent(vec![("py", config)]).start_thread();
+    let thread = mcp_agent(&h, vec![("py", config)]).start_thread();
     let err = thread.run("hi").await.unwrap_err();
     let message = err.to_string();
     assert!(
@@ -898,8 +883,7 @@ async fn fastmcp_refuses_a_wrong_token_and_a_required_server_fails_the_run() {
     let mut config = fast.config();
     config.bearer_token_env_var = Some("CODELOOP_MCP_TEST_NOT_SET".into());
     config.required = true;
-    let err = h
-        .agent(vec![("py", config)])
+    let err = mcp_agent(&h, vec![("py", config)])
         .start_thread()
         .run("hi")
         .await
@@ -974,7 +958,7 @@ required = true
 
 #[tokio::test]
 async fn invalid_server_entries_are_refused_naming_server_and_key() {
-    let h = Harness::new().await;
+    let h = harness().await;
     let cases = [
         (
             McpServerConfig {
@@ -1010,7 +994,7 @@ async fn invalid_server_entries_are_refused_naming_server_and_key() {
         ),
     ];
     for (config, expected) in cases {
-        let err = match Agent::new(h.options(vec![("s", config.clone())])) {
+        let err = match Agent::new(mcp_options(&h, vec![("s", config.clone())])) {
             Ok(_) => panic!("{config:?} was accepted"),
             Err(e) => e,
         };
@@ -1026,4 +1010,71 @@ async fn invalid_server_entries_are_refused_naming_server_and_key() {
     }))
     .unwrap_err();
     assert!(err.to_string().contains("timeout"), "{err}");
+}
+
+// ---------------------------------------------------------------- retried starts
+
+#[tokio::test]
+async fn a_required_server_that_failed_to_start_is_started_again_at_the_next_run() {
+    let h = harness().await;
+    // A server whose program does not exist yet: the first run fails. The
+    // script it will be is written now, so it is not still open for writing
+    // (by a child another test forks meanwhile) when it runs.
+    let bin = tempfile::tempdir().unwrap();
+    let script = bin.path().join("everything.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nexec node {} stdio\n",
+            npm_server("server-everything").display()
+        ),
+    )
+    .unwrap();
+    let mut perms = std::fs::metadata(&script).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&script, perms).unwrap();
+    let program = bin.path().join("everything-server");
+    let marker = unique("late");
+    let config = McpServerConfig {
+        command: Some(program.display().to_string()),
+        env: BTreeMap::from([("CODELOOP_MCP_MARKER".to_string(), marker.clone())]),
+        required: true,
+        ..McpServerConfig::default()
+    };
+    let agent = mcp_agent(&h, vec![("late", config)]);
+    let thread = agent.start_thread();
+    let err = thread.run("hi").await.unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("`late`")
+            && message.contains("required")
+            && message.contains("cannot run")
+            && message.contains("next run"),
+        "{message}"
+    );
+    assert!(h.server.requests().is_empty(), "the model was asked anyway");
+
+    // The outage ends: the program appears, and the next run of the same
+    // agent starts the server and offers its tools.
+    std::os::unix::fs::symlink(&script, &program).unwrap();
+    h.server
+        .push(call("c1", "mcp__late__echo", json!({"message": "back"})));
+    h.server.push(responses::text_turn("resp_end", "done"));
+    let events: Vec<ThreadEvent> = thread.run_streamed("again").collect().await;
+    assert!(
+        matches!(events.last(), Some(ThreadEvent::TurnCompleted { .. })),
+        "{events:#?}"
+    );
+    assert!(!events
+        .iter()
+        .any(|e| matches!(e, ThreadEvent::Error { .. })));
+    let items = mcp_items(&events);
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(items[0].4, ToolCallStatus::Completed);
+    assert!(first_text(items[0].2.as_ref().unwrap()).contains("back"));
+    // Started once, then kept: a later run reuses the same server.
+    let pid = pid_with_marker(&marker).expect("the server runs");
+    h.server.push(responses::text_turn("resp_more", "more"));
+    thread.run("more").await.unwrap();
+    assert_eq!(pid_with_marker(&marker), Some(pid));
 }

@@ -15,6 +15,8 @@ use codeloop_mock_server::{responses, MockServer, Reply};
 use futures::StreamExt;
 use serde_json::{json, Value};
 
+use super::support::output_for;
+
 struct Lab {
     server: MockServer,
     home: tempfile::TempDir,
@@ -120,15 +122,6 @@ fn shell_call(call_id: &str, command: &str) -> Reply {
             &json!({ "command": command }).to_string(),
         )],
     )
-}
-
-fn output_for(input: &[Value], call_id: &str) -> String {
-    input
-        .iter()
-        .find(|i| i["call_id"] == call_id && i["type"] == "function_call_output")
-        .and_then(|i| i["output"].as_str())
-        .unwrap_or_else(|| panic!("no output for {call_id}"))
-        .to_string()
 }
 
 async fn run(agent: &Agent, prompt: &str) -> Vec<ThreadEvent> {
@@ -768,5 +761,207 @@ async fn hooks_in_user_config_toml_and_hooks_json_shapes() {
     assert!(
         message.contains(&format!("{}:2: bad hooks file", file.display())),
         "{message}"
+    );
+}
+
+// ------------------------------------------- untrusted files and hook limits
+
+fn mkfifo(path: &Path) {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+}
+
+#[tokio::test]
+async fn agents_md_and_skill_symlinks_out_of_their_root_are_not_sent() {
+    let lab = Lab::new().await;
+    let outside = tempfile::tempdir().unwrap();
+    let marker = "MARKER-7f3e-outside-secret";
+    let secret = outside.path().join("secret.md");
+    std::fs::write(
+        &secret,
+        format!("---\nname: {marker}\ndescription: {marker}\n---\n{marker}\n"),
+    )
+    .unwrap();
+    let root = lab.root();
+    std::os::unix::fs::symlink(&secret, root.join("AGENTS.md")).unwrap();
+    std::fs::create_dir_all(root.join("sub")).unwrap();
+    std::os::unix::fs::symlink("/proc/self/environ", root.join("sub/AGENTS.md")).unwrap();
+    // A symlink inside the repository is fine.
+    lab.write("docs/rules.md", "linked rules");
+    std::fs::create_dir_all(root.join("sub/deeper")).unwrap();
+    std::os::unix::fs::symlink(
+        root.join("docs/rules.md"),
+        root.join("sub/deeper/AGENTS.md"),
+    )
+    .unwrap();
+    // The global file may not leave the home either.
+    std::os::unix::fs::symlink(&secret, lab.home.path().join("AGENTS.md")).unwrap();
+    // Nor a skill its root.
+    std::fs::create_dir_all(root.join(".agents/skills/evil")).unwrap();
+    std::os::unix::fs::symlink(&secret, root.join(".agents/skills/evil/SKILL.md")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), root.join(".agents/skills/elsewhere")).unwrap();
+
+    let cwd = root.join("sub/deeper");
+    lab.server.push(responses::text_turn("r1", "ok"));
+    let events = run(&Agent::new(lab.options(&cwd)).unwrap(), "hi").await;
+    assert!(completed(&events), "{events:?}");
+    let req = &lab.server.requests()[0];
+    let body = req.body.to_string();
+    assert!(!body.contains(marker), "the outside file was sent: {body}");
+    assert!(!body.contains("PATH=/"), "the environment was sent");
+    let text = agents_md_text(req.input()).expect("an AGENTS.md message");
+    assert!(
+        text.ends_with("<INSTRUCTIONS>\nlinked rules\n</INSTRUCTIONS>"),
+        "{text}"
+    );
+    let warnings = errors(&events);
+    let warned = |name: &str, why: &str| {
+        assert!(
+            warnings.iter().any(|w| w.contains(name) && w.contains(why)),
+            "no warning naming {name} ({why}): {warnings:?}"
+        )
+    };
+    warned(&root.join("AGENTS.md").display().to_string(), "outside");
+    warned(&root.join("sub/AGENTS.md").display().to_string(), "outside");
+    warned(
+        &lab.home.path().join("AGENTS.md").display().to_string(),
+        "outside",
+    );
+    warned("skills/evil/SKILL.md", "outside");
+    warned("skills/elsewhere", "outside");
+
+    // Named explicitly, a file may be anywhere, but never in /proc.
+    lab.server.push(responses::text_turn("r2", "ok"));
+    let mut options = lab.options(&cwd);
+    options.instruction_files = vec![PathBuf::from("/proc/self/environ")];
+    let events = run(&Agent::new(options).unwrap(), "hi").await;
+    assert!(completed(&events), "{events:?}");
+    assert!(!lab.server.requests()[1].body.to_string().contains("PATH=/"));
+    assert!(
+        errors(&events)
+            .iter()
+            .any(|w| w.contains("/proc/self/environ") && w.contains("kernel file system")),
+        "{events:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_fifo_agents_md_does_not_hang_and_a_huge_one_is_cut() {
+    let lab = Lab::new().await;
+    let root = lab.root();
+    mkfifo(&root.join("AGENTS.md"));
+    std::fs::create_dir_all(root.join(".agents/skills/fifo")).unwrap();
+    mkfifo(&root.join(".agents/skills/fifo/SKILL.md"));
+    std::fs::create_dir_all(root.join("sub")).unwrap();
+    let huge = std::fs::File::create(root.join("sub/AGENTS.md")).unwrap();
+    std::io::Write::write_all(
+        &mut std::io::BufWriter::new(huge),
+        &vec![b'x'; 10 * 1024 * 1024],
+    )
+    .unwrap();
+    lab.server.push(responses::text_turn("r1", "ok"));
+    let agent = Agent::new(lab.options(&root.join("sub"))).unwrap();
+    let events = tokio::time::timeout(std::time::Duration::from_secs(30), run(&agent, "hi"))
+        .await
+        .expect("reading a FIFO hung");
+    assert!(completed(&events), "{events:?}");
+    let warnings = errors(&events);
+    assert!(
+        warnings.iter().any(
+            |w| w.contains(&root.join("AGENTS.md").display().to_string()) && w.contains("a FIFO")
+        ),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("fifo/SKILL.md") && w.contains("a FIFO")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("sub/AGENTS.md") && w.contains("cut to 32768 bytes")),
+        "{warnings:?}"
+    );
+    let text = agents_md_text(lab.server.requests()[0].input()).unwrap();
+    let body = text
+        .split_once("<INSTRUCTIONS>\n")
+        .and_then(|(_, rest)| rest.strip_suffix("\n</INSTRUCTIONS>"))
+        .unwrap();
+    assert_eq!(body.len(), 32 * 1024);
+    assert!(body.bytes().all(|b| b == b'x'));
+}
+
+#[tokio::test]
+async fn hook_timeouts_cover_writing_the_input() {
+    let lab = Lab::new().await;
+    // Never reads its input (a 1 MB prompt fills the pipe) and never exits.
+    let deaf = lab.script("deaf.sh", "sleep 30");
+    // Writes more than a pipe holds before it reads its input.
+    let chatty = lab.script(
+        "chatty.sh",
+        "head -c 100000 /dev/zero | tr '\\0' a\ncat > /dev/null",
+    );
+    let hooks = json!({"UserPromptSubmit": [{"matcher": "", "hooks": [
+        {"type": "command", "command": deaf, "timeout": 1},
+        {"type": "command", "command": chatty, "timeout": 20},
+    ]}]});
+    lab.server.push(responses::text_turn("r1", "done"));
+    let options = lab.with_hooks(lab.options(&lab.root()), hooks);
+    let prompt = "p".repeat(1024 * 1024);
+    let started = std::time::Instant::now();
+    let events = run(&Agent::new(options).unwrap(), &prompt).await;
+    assert!(completed(&events), "{:?}", errors(&events));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    let warnings = errors(&events);
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains(&deaf) && w.contains("timed out after 1s")),
+        "{warnings:?}"
+    );
+    assert!(
+        !warnings.iter().any(|w| w.contains(&chatty)),
+        "{warnings:?}"
+    );
+    let msgs = messages(lab.server.requests()[0].input());
+    assert!(
+        msgs.iter()
+            .any(|(role, t)| role == "developer" && *t == "a".repeat(100_000)),
+        "the chatty hook's context is missing"
+    );
+}
+
+#[tokio::test]
+async fn explicit_network_access_false_beats_the_config() {
+    let lab = Lab::new().await;
+    std::fs::write(
+        lab.home.path().join("config.toml"),
+        "sandbox_mode = \"workspace-write\"\n\n[sandbox_workspace_write]\nnetwork_access = true\n",
+    )
+    .unwrap();
+    let from_config = Agent::new(lab.options(&lab.root())).unwrap();
+    assert_eq!(from_config.options().network_access, Some(true));
+    let mut options = lab.options(&lab.root());
+    options.network_access = Some(false);
+    let agent = Agent::new(options).unwrap();
+    assert_eq!(agent.options().network_access, Some(false));
+    lab.server.push(responses::text_turn("r1", "ok"));
+    let events = run(&agent, "hi").await;
+    assert!(completed(&events), "{events:?}");
+    let context = messages(lab.server.requests()[0].input())
+        .into_iter()
+        .find(|(_, t)| t.starts_with("<environment_context>"))
+        .unwrap()
+        .1;
+    assert!(
+        context.contains("<network_access>restricted</network_access>"),
+        "{context}"
     );
 }

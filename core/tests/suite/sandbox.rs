@@ -222,7 +222,7 @@ async fn run(cwd: &Path, mode: SandboxMode, network: bool, cmds: Vec<Cmd>) -> Ve
         api_key: Some("test-key".into()),
         cwd: Some(cwd.to_path_buf()),
         sandbox: Some(mode),
-        network_access: network,
+        network_access: Some(network),
         ephemeral: true,
         ..AgentOptions::default()
     })

@@ -2,44 +2,16 @@
 //! session directory at once, ephemeral threads. Real HTTP to the mock model
 //! server, real files in temp dirs.
 
-use codeloop_core::protocol::{AgentOptions, SandboxMode};
+use codeloop_core::protocol::AgentOptions;
 use codeloop_core::session::{RolloutRecord, SessionStore};
 use codeloop_core::{Agent, Error};
-use codeloop_mock_server::{responses, MockServer};
+use codeloop_mock_server::responses;
 use serde_json::{json, Value};
 
-struct Harness {
-    server: MockServer,
-    cwd: tempfile::TempDir,
-    sessions: tempfile::TempDir,
-}
+use super::support::Harness;
 
-impl Harness {
-    async fn new() -> Harness {
-        Harness {
-            server: MockServer::start().await.unwrap(),
-            cwd: tempfile::tempdir().unwrap(),
-            sessions: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn options(&self) -> AgentOptions {
-        AgentOptions {
-            codeloop_home: Some(super::support::no_home()),
-            model: Some("test-model".into()),
-            base_url: Some(self.server.base_url()),
-            api_key: Some("test-key".into()),
-            cwd: Some(self.cwd.path().to_path_buf()),
-            sandbox: Some(SandboxMode::DangerFullAccess),
-            session_dir: Some(self.sessions.path().to_path_buf()),
-            request_max_retries: Some(0),
-            ..AgentOptions::default()
-        }
-    }
-
-    fn agent(&self) -> Agent {
-        Agent::new(self.options()).unwrap()
-    }
+async fn harness() -> Harness {
+    Harness::new().await.with_sessions()
 }
 
 /// The request inputs as (type, text or call id) pairs: what the model saw.
@@ -87,9 +59,9 @@ async fn two_turns(h: &Harness) -> String {
 
 #[tokio::test]
 async fn fork_at_a_turn_and_whole_starts_from_that_history_and_leaves_the_source() {
-    let h = Harness::new().await;
+    let h = harness().await;
     let id = two_turns(&h).await;
-    let source = SessionStore::new(h.sessions.path()).find(&id).unwrap();
+    let source = SessionStore::new(h.sessions()).find(&id).unwrap();
     let before = std::fs::read(&source).unwrap();
 
     let turn_one = [
@@ -123,7 +95,7 @@ async fn fork_at_a_turn_and_whole_starts_from_that_history_and_leaves_the_source
     );
 
     // The fork's own file says where it came from and resumes like any thread.
-    let store = SessionStore::new(h.sessions.path());
+    let store = SessionStore::new(h.sessions());
     let loaded = SessionStore::load(&store.find(fork.id()).unwrap()).unwrap();
     let from = loaded.meta.forked_from.clone().unwrap();
     assert_eq!((from.id.as_str(), from.turn), (id.as_str(), Some(1)));
@@ -150,7 +122,7 @@ async fn fork_at_a_turn_and_whole_starts_from_that_history_and_leaves_the_source
 
 #[tokio::test]
 async fn fork_out_of_range_or_unknown_is_a_clear_error() {
-    let h = Harness::new().await;
+    let h = harness().await;
     let id = two_turns(&h).await;
     for turn in [0, 3] {
         match h.agent().fork_thread(&id, Some(turn)) {
@@ -167,7 +139,6 @@ async fn fork_out_of_range_or_unknown_is_a_clear_error() {
         Err(Error::Config(m)) if m.contains("no session with id no-such-thread")
     ));
     let ephemeral = Agent::new(AgentOptions {
-        codeloop_home: Some(super::support::no_home()),
         ephemeral: true,
         ..h.options()
     })
@@ -177,7 +148,7 @@ async fn fork_out_of_range_or_unknown_is_a_clear_error() {
         Err(Error::Config(m)) if m.contains("ephemeral")
     ));
     // Nothing was created by the failed forks.
-    let files = rollouts(h.sessions.path());
+    let files = rollouts(h.sessions());
     assert_eq!(files.len(), 1, "{files:?}");
 }
 
@@ -200,7 +171,7 @@ fn rollouts(root: &std::path::Path) -> Vec<std::path::PathBuf> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn many_threads_write_one_session_dir_at_once() {
     const N: usize = 24;
-    let h = Harness::new().await;
+    let h = harness().await;
     for i in 0..N {
         h.server.push(responses::text_turn(
             &format!("r{i}"),
@@ -220,9 +191,9 @@ async fn many_threads_write_one_session_dir_at_once() {
         .into_iter()
         .map(Result::unwrap)
         .collect();
-    let files = rollouts(h.sessions.path());
+    let files = rollouts(h.sessions());
     assert_eq!(files.len(), N, "{files:?}");
-    let store = SessionStore::new(h.sessions.path());
+    let store = SessionStore::new(h.sessions());
     for (id, i) in &done {
         let path = store.find(id).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
@@ -265,17 +236,16 @@ async fn many_threads_write_one_session_dir_at_once() {
 
 #[tokio::test]
 async fn ephemeral_threads_write_nothing() {
-    let h = Harness::new().await;
+    let h = harness().await;
     h.server.push(responses::text_turn("r1", "hi"));
     let agent = Agent::new(AgentOptions {
-        codeloop_home: Some(super::support::no_home()),
         ephemeral: true,
         ..h.options()
     })
     .unwrap();
     let thread = agent.start_thread();
     thread.run("hello").await.unwrap();
-    assert!(rollouts(h.sessions.path()).is_empty());
+    assert!(rollouts(h.sessions()).is_empty());
     assert!(matches!(
         agent.resume_thread(thread.id()),
         Err(Error::Config(m)) if m.contains("ephemeral")
@@ -284,9 +254,9 @@ async fn ephemeral_threads_write_nothing() {
 
 #[tokio::test]
 async fn a_torn_tail_inside_a_tool_call_resumes_with_the_call_answered() {
-    let h = Harness::new().await;
+    let h = harness().await;
     let id = two_turns(&h).await;
-    let store = SessionStore::new(h.sessions.path());
+    let store = SessionStore::new(h.sessions());
     let path = store.find(&id).unwrap();
     // Cut the file inside the output of call_1, as a kill mid-write would.
     let text = std::fs::read_to_string(&path).unwrap();
@@ -315,7 +285,7 @@ async fn a_torn_tail_inside_a_tool_call_resumes_with_the_call_answered() {
 
 #[tokio::test]
 async fn one_thread_runs_one_turn_at_a_time_across_resumed_copies() {
-    let h = Harness::new().await;
+    let h = harness().await;
     h.server.push(responses::text_turn("r1", "first"));
     let id = {
         let thread = h.agent().start_thread();
@@ -366,7 +336,7 @@ async fn one_thread_runs_one_turn_at_a_time_across_resumed_copies() {
 
 #[tokio::test]
 async fn a_failed_turn_is_recorded_with_its_usage_and_error() {
-    let h = Harness::new().await;
+    let h = harness().await;
     h.server.push(responses::function_call_turn(
         "r1",
         "call_1",
@@ -384,9 +354,7 @@ async fn a_failed_turn_is_recorded_with_its_usage_and_error() {
     let used = thread.usage();
     assert!(used.total_tokens() > 0, "{used:?}");
 
-    let path = SessionStore::new(h.sessions.path())
-        .find(thread.id())
-        .unwrap();
+    let path = SessionStore::new(h.sessions()).find(thread.id()).unwrap();
     let loaded = SessionStore::load(&path).unwrap();
     let failed: Vec<_> = loaded
         .records
@@ -405,4 +373,153 @@ async fn a_failed_turn_is_recorded_with_its_usage_and_error() {
     // Resuming counts the failed run's tokens.
     let resumed = h.agent().resume_thread(thread.id()).unwrap();
     assert_eq!(resumed.usage(), used);
+}
+
+// ---------------------------------------------------------------- compaction and the turn lock
+
+/// Every tool call of a request input has an output, and every output a call.
+fn calls_answered(input: &[Value]) -> bool {
+    let ids = |kinds: &[&str]| -> std::collections::BTreeSet<String> {
+        input
+            .iter()
+            .filter(|i| kinds.contains(&i["type"].as_str().unwrap_or_default()))
+            .filter_map(|i| i["call_id"].as_str().map(String::from))
+            .collect()
+    };
+    let calls = ids(&["function_call", "custom_tool_call"]);
+    !calls.is_empty() && calls == ids(&["function_call_output", "custom_tool_call_output"])
+}
+
+#[tokio::test]
+async fn compacting_a_stale_copy_is_refused_and_leaves_the_file_as_it_was() {
+    let h = harness().await;
+    h.server.push(responses::text_turn("r1", "first"));
+    let id = {
+        let thread = h.agent().start_thread();
+        thread.run("one").await.unwrap();
+        thread.id().to_string()
+    };
+    let path = SessionStore::new(h.sessions()).find(&id).unwrap();
+    // Two copies of the thread, as two processes resuming it would have.
+    let a = h.agent().resume_thread(&id).unwrap();
+    let b = h.agent().resume_thread(&id).unwrap();
+    h.server
+        .push(responses::text_turn("r2", "never finishes").stall_after(1));
+    let running = b.run_streamed("two");
+    h.server.wait_for_requests(2).await.unwrap();
+    // b's turn holds the thread: a cannot compact beside it.
+    assert!(matches!(a.compact().await, Err(Error::Busy)));
+    b.interrupt();
+    let _: Vec<_> = futures::StreamExt::collect(running).await;
+    // b wrote a turn a has not seen: a's summary of its stale copy must not
+    // replace the history (replay would drop b's turn).
+    let before = std::fs::read(&path).unwrap();
+    match a.compact().await {
+        Err(Error::Config(m)) => assert!(m.contains("resume it again"), "{m}"),
+        other => panic!("a stale copy compacted: {other:?}"),
+    }
+    assert_eq!(std::fs::read(&path).unwrap(), before, "the file changed");
+    assert_eq!(h.server.requests().len(), 2, "a summary was asked for");
+    // The refused compaction released the lock: a fresh copy compacts, and
+    // its history keeps b's turn.
+    h.server.push(responses::text_turn("r3", "the summary"));
+    let fresh = h.agent().resume_thread(&id).unwrap();
+    fresh.compact().await.unwrap();
+    let loaded = SessionStore::load(&path).unwrap();
+    assert!(matches!(
+        loaded.records.last(),
+        Some(RolloutRecord::Compacted { .. })
+    ));
+    let texts: Vec<String> = loaded
+        .history
+        .iter()
+        .filter_map(|i| i.message_text())
+        .collect();
+    assert!(texts.iter().any(|t| t == "two"), "{texts:?}");
+    assert!(texts.last().unwrap().ends_with("the summary"), "{texts:?}");
+    // And after it a turn of the fresh copy runs (the lock was released).
+    h.server.push(responses::text_turn("r4", "after"));
+    fresh.run("three").await.unwrap();
+}
+
+#[tokio::test]
+async fn compacting_a_history_cut_inside_a_tool_call_answers_the_call_first() {
+    let h = harness().await;
+    // A rollout torn inside the output of call_1, as a kill mid-write leaves it.
+    let id = two_turns(&h).await;
+    let path = SessionStore::new(h.sessions()).find(&id).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let at = text.find("\"function_call_output\"").unwrap();
+    std::fs::write(&path, &text[..at]).unwrap();
+    h.server.push(responses::text_turn("r4", "summary one"));
+    let thread = h.agent().resume_thread(&id).unwrap();
+    thread.compact().await.unwrap();
+    let input = h.server.requests()[3].input().to_vec();
+    assert!(calls_answered(&input), "{input:#?}");
+
+    // A turn stopped by its budget right after the model called a tool: the
+    // call never ran, and the summary request answers it as aborted.
+    h.server.push(responses::function_call_turn(
+        "r5",
+        "call_9",
+        "shell_command",
+        &json!({"command": "echo nine"}).to_string(),
+    ));
+    h.server.push(responses::text_turn("r6", "summary two"));
+    let agent = Agent::new(AgentOptions {
+        max_tokens: Some(1),
+        ..h.options()
+    })
+    .unwrap();
+    let thread = agent.start_thread();
+    let err = thread.run("go").await.unwrap_err();
+    assert!(matches!(err, Error::BudgetExceeded(_)), "{err:?}");
+    thread.compact().await.unwrap();
+    let input = h.server.requests()[5].input().to_vec();
+    assert!(calls_answered(&input), "{input:#?}");
+    assert!(super::support::output_for(&input, "call_9").starts_with("aborted"));
+}
+
+// ---------------------------------------------------------------- resume --last
+
+#[tokio::test]
+async fn resume_last_picks_the_latest_thread_of_the_working_directory() {
+    let h = harness().await;
+    let other_dir = tempfile::tempdir().unwrap();
+    let in_other = Agent::new(AgentOptions {
+        cwd: Some(other_dir.path().to_path_buf()),
+        ..h.options()
+    })
+    .unwrap();
+    h.server.push(responses::text_turn("r1", "here"));
+    let here = h.agent().start_thread();
+    here.run("in the harness dir").await.unwrap();
+    // Written later, in another directory sharing the session directory.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    h.server.push(responses::text_turn("r2", "there"));
+    let there = in_other.start_thread();
+    there.run("in the other dir").await.unwrap();
+
+    let store = SessionStore::new(h.sessions());
+    assert_eq!(store.latest(), Some(store.find(there.id()).unwrap()));
+    assert_eq!(
+        store.latest_in(h.dir.path()),
+        Some(store.find(here.id()).unwrap())
+    );
+    assert_eq!(h.agent().resume_last().unwrap().id(), here.id());
+    assert_eq!(in_other.resume_last().unwrap().id(), there.id());
+    // `--all`: the latest of any directory.
+    assert_eq!(h.agent().resume_last_anywhere().unwrap().id(), there.id());
+    // A directory with no thread of its own resumes nothing.
+    let empty = tempfile::tempdir().unwrap();
+    let none = Agent::new(AgentOptions {
+        cwd: Some(empty.path().to_path_buf()),
+        ..h.options()
+    })
+    .unwrap();
+    match none.resume_last() {
+        Err(Error::Config(m)) => assert!(m.contains("no sessions of"), "{m}"),
+        Err(e) => panic!("{e}"),
+        Ok(t) => panic!("resumed {} from another directory", t.id()),
+    }
 }

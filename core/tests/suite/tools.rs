@@ -5,7 +5,7 @@
 //! scrubbed environment commands get, and approvals asked before commands
 //! and patches run.
 
-use super::support::wait_dead;
+use super::support::{read_pid, wait_dead};
 use std::fs;
 use std::path::Path;
 use std::sync::atomic::AtomicU64;
@@ -166,10 +166,6 @@ fn completed_command(events: &[ThreadEvent]) -> (String, String, Option<i32>, Co
 fn assert_matches(pattern: &str, text: &str) {
     let re = Regex::new(pattern).unwrap();
     assert!(re.is_match(text), "{text:?} does not match {pattern:?}");
-}
-
-fn read_pid(path: &Path) -> i32 {
-    fs::read_to_string(path).unwrap().trim().parse().unwrap()
 }
 
 // ------------------------------------------------------------------- shell

@@ -8,43 +8,18 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use codeloop_core::protocol::{
     AgentOptions, CompactionTrigger, ErrorCode, HookEvent, HookOutcome, HostToolCall,
-    HostToolResult, HostToolSpec, ModelPrice, RunOptions, SandboxMode, ThreadEvent, WireApi,
+    HostToolResult, HostToolSpec, ModelPrice, RunOptions, ThreadError, ThreadEvent, WireApi,
 };
 use codeloop_core::{Agent, Error, Host, Thread};
-use codeloop_mock_server::{chat, responses, MockServer, Reply};
+use codeloop_mock_server::{chat, responses, Reply};
 use futures::StreamExt;
 use serde_json::{json, Value};
 
-struct Harness {
-    server: MockServer,
-    dir: tempfile::TempDir,
-    sessions: tempfile::TempDir,
-}
+use super::support::{interrupt, output_of, read_pid, wait_dead, Harness};
 
-impl Harness {
-    async fn new() -> Harness {
-        Harness {
-            server: MockServer::start().await.unwrap(),
-            dir: tempfile::tempdir().unwrap(),
-            sessions: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    /// Options with a rollout store, so every test can resume its thread.
-    fn options(&self) -> AgentOptions {
-        AgentOptions {
-            codeloop_home: Some(super::support::no_home()),
-            model: Some("test-model".into()),
-            base_url: Some(self.server.base_url()),
-            api_key: Some("test-key".into()),
-            cwd: Some(self.dir.path().to_path_buf()),
-            sandbox: Some(SandboxMode::DangerFullAccess),
-            session_dir: Some(self.sessions.path().to_path_buf()),
-            request_max_retries: Some(0),
-            stream_max_retries: Some(0),
-            ..AgentOptions::default()
-        }
-    }
+/// Every test's thread writes a rollout, so it can be resumed.
+async fn harness() -> Harness {
+    Harness::new().await.with_sessions()
 }
 
 /// A response with these items and this usage.
@@ -61,12 +36,28 @@ fn text(id: &str, text: &str) -> Reply {
     responses::text_turn(id, text)
 }
 
-fn shell_call(call_id: &str, command: &str) -> Value {
-    responses::function_call_item(
+/// A response with one shell call and this usage.
+fn shell_reply(
+    id: &str,
+    call_id: &str,
+    command: &str,
+    input_tokens: u64,
+    output_tokens: u64,
+) -> Reply {
+    let call = responses::function_call_item(
         call_id,
         "shell_command",
         &json!({ "command": command }).to_string(),
-    )
+    );
+    reply(id, vec![call], input_tokens, output_tokens)
+}
+
+/// The error of the run these events end with; panics unless it failed.
+fn failed_with(events: &[ThreadEvent]) -> &ThreadError {
+    match events.last() {
+        Some(ThreadEvent::TurnFailed { error }) => error,
+        _ => panic!("{events:#?}"),
+    }
 }
 
 /// The texts of the messages of a recorded request, in order.
@@ -85,11 +76,12 @@ fn message_texts(input: &[Value]) -> Vec<String> {
         .collect()
 }
 
-fn output_of(input: &[Value], call_id: &str) -> Option<String> {
-    input
-        .iter()
-        .find(|i| i["type"] == "function_call_output" && i["call_id"] == call_id)
-        .and_then(|i| i["output"].as_str().map(String::from))
+/// The harness's options with `schema()` as the output schema.
+fn with_schema(h: &Harness) -> AgentOptions {
+    AgentOptions {
+        output_schema: Some(schema()),
+        ..h.options()
+    }
 }
 
 fn schema() -> Value {
@@ -106,15 +98,10 @@ fn schema() -> Value {
 
 #[tokio::test]
 async fn a_matching_answer_is_returned_parsed() {
-    let h = Harness::new().await;
+    let h = harness().await;
     h.server
         .push(text("r1", r#"{"verdict": "pass", "count": 3}"#));
-    let agent = Agent::new(AgentOptions {
-        codeloop_home: Some(super::support::no_home()),
-        output_schema: Some(schema()),
-        ..h.options()
-    })
-    .unwrap();
+    let agent = Agent::new(with_schema(&h)).unwrap();
     let result = agent.start_thread().run("check it").await.unwrap();
     assert_eq!(result.output, Some(json!({"verdict": "pass", "count": 3})));
     assert_eq!(result.final_response, r#"{"verdict": "pass", "count": 3}"#);
@@ -128,20 +115,13 @@ async fn a_matching_answer_is_returned_parsed() {
 
 #[tokio::test]
 async fn a_mismatching_answer_fails_with_the_validation_errors() {
-    let h = Harness::new().await;
+    let h = harness().await;
     h.server
         .push(text("r1", r#"{"verdict": "maybe", "count": "three"}"#));
-    let agent = Agent::new(AgentOptions {
-        codeloop_home: Some(super::support::no_home()),
-        output_schema: Some(schema()),
-        ..h.options()
-    })
-    .unwrap();
+    let agent = Agent::new(with_schema(&h)).unwrap();
     let thread = agent.start_thread();
     let events: Vec<ThreadEvent> = thread.run_streamed("check it").collect().await;
-    let Some(ThreadEvent::TurnFailed { error }) = events.last() else {
-        panic!("{events:#?}")
-    };
+    let error = failed_with(&events);
     assert_eq!(error.code, Some(ErrorCode::OutputInvalid));
     assert!(error.message.contains("/verdict"), "{}", error.message);
     assert!(error.message.contains("/count"), "{}", error.message);
@@ -157,14 +137,9 @@ async fn a_mismatching_answer_fails_with_the_validation_errors() {
 
 #[tokio::test]
 async fn an_answer_that_is_not_json_fails() {
-    let h = Harness::new().await;
+    let h = harness().await;
     h.server.push(text("r1", "The verdict is pass."));
-    let agent = Agent::new(AgentOptions {
-        codeloop_home: Some(super::support::no_home()),
-        output_schema: Some(schema()),
-        ..h.options()
-    })
-    .unwrap();
+    let agent = Agent::new(with_schema(&h)).unwrap();
     let err = agent.start_thread().run("check it").await.unwrap_err();
     let Error::OutputInvalid { errors } = &err else {
         panic!("{err:?}")
@@ -174,15 +149,13 @@ async fn an_answer_that_is_not_json_fails() {
 
 #[tokio::test]
 async fn a_reask_gets_a_valid_answer_on_the_second_try() {
-    let h = Harness::new().await;
+    let h = harness().await;
     h.server.push(text("r1", r#"{"verdict": "pass"}"#));
     h.server
         .push(text("r2", r#"{"verdict": "pass", "count": 1}"#));
     let agent = Agent::new(AgentOptions {
-        codeloop_home: Some(super::support::no_home()),
-        output_schema: Some(schema()),
         output_schema_retries: Some(1),
-        ..h.options()
+        ..with_schema(&h)
     })
     .unwrap();
     let result = agent.start_thread().run("check it").await.unwrap();
@@ -200,12 +173,11 @@ async fn a_reask_gets_a_valid_answer_on_the_second_try() {
 
 #[tokio::test]
 async fn chat_wire_sends_response_format_and_checks_a_per_run_schema() {
-    let h = Harness::new().await;
+    let h = harness().await;
     h.server
         .push(chat::text_turn(r#"{"verdict": "fail", "count": 0}"#));
     h.server.push(chat::text_turn("not json at all"));
     let agent = Agent::new(AgentOptions {
-        codeloop_home: Some(super::support::no_home()),
         wire_api: Some(WireApi::Chat),
         ..h.options()
     })
@@ -226,9 +198,8 @@ async fn chat_wire_sends_response_format_and_checks_a_per_run_schema() {
 
 #[tokio::test]
 async fn an_invalid_schema_is_a_config_error() {
-    let h = Harness::new().await;
+    let h = harness().await;
     let err = Agent::new(AgentOptions {
-        codeloop_home: Some(super::support::no_home()),
         output_schema: Some(json!({"type": "no-such-type"})),
         ..h.options()
     })
@@ -262,24 +233,17 @@ async fn resumes_cleanly(h: &Harness, thread: &Thread, call_id: &str) {
 
 #[tokio::test]
 async fn max_tokens_stops_before_the_calls_of_the_response_that_used_it_up() {
-    let h = Harness::new().await;
-    h.server.push(reply(
-        "r1",
-        vec![shell_call("c1", "touch ran-anyway")],
-        900,
-        200,
-    ));
+    let h = harness().await;
+    h.server
+        .push(shell_reply("r1", "c1", "touch ran-anyway", 900, 200));
     let agent = Agent::new(AgentOptions {
-        codeloop_home: Some(super::support::no_home()),
         max_tokens: Some(1000),
         ..h.options()
     })
     .unwrap();
     let thread = agent.start_thread();
     let events: Vec<ThreadEvent> = thread.run_streamed("work").collect().await;
-    let Some(ThreadEvent::TurnFailed { error }) = events.last() else {
-        panic!("{events:#?}")
-    };
+    let error = failed_with(&events);
     assert_eq!(error.code, Some(ErrorCode::BudgetExceeded));
     assert!(
         error.message.contains("max_tokens (1000)") && error.message.contains("1100"),
@@ -293,7 +257,7 @@ async fn max_tokens_stops_before_the_calls_of_the_response_that_used_it_up() {
 
 #[tokio::test]
 async fn max_cost_trips_with_a_price_override() {
-    let h = Harness::new().await;
+    let h = harness().await;
     // 1 USD per 1M tokens: the budget of 0.001 USD is 1000 tokens.
     let prices = BTreeMap::from([(
         "test-model".to_string(),
@@ -303,12 +267,9 @@ async fn max_cost_trips_with_a_price_override() {
             output: 1.0,
         },
     )]);
-    h.server
-        .push(reply("r1", vec![shell_call("c1", "echo one")], 400, 100));
-    h.server
-        .push(reply("r2", vec![shell_call("c2", "echo two")], 500, 100));
+    h.server.push(shell_reply("r1", "c1", "echo one", 400, 100));
+    h.server.push(shell_reply("r2", "c2", "echo two", 500, 100));
     let agent = Agent::new(AgentOptions {
-        codeloop_home: Some(super::support::no_home()),
         max_cost_usd: Some(0.001),
         model_prices: prices,
         ..h.options()
@@ -334,9 +295,8 @@ async fn max_cost_trips_with_a_price_override() {
 
 #[tokio::test]
 async fn a_cost_budget_without_a_price_fails_closed() {
-    let h = Harness::new().await;
+    let h = harness().await;
     let err = Agent::new(AgentOptions {
-        codeloop_home: Some(super::support::no_home()),
         max_cost_usd: Some(1.0),
         model: Some("unpriced-local-model".into()),
         ..h.options()
@@ -346,7 +306,7 @@ async fn a_cost_budget_without_a_price_fails_closed() {
     assert_eq!(err.code(), ErrorCode::Config);
     assert!(err.to_string().contains("unpriced-local-model"), "{err}");
     // A per-run cost budget is checked the same way, before anything is sent.
-    let thread = Agent::new(h.options()).unwrap().start_thread();
+    let thread = h.agent().start_thread();
     let err = thread
         .run_with(
             "work",
@@ -363,17 +323,17 @@ async fn a_cost_budget_without_a_price_fails_closed() {
 
 #[tokio::test]
 async fn timeout_kills_the_running_command_and_is_a_budget_error() {
-    let h = Harness::new().await;
-    h.server.push(reply(
+    let h = harness().await;
+    h.server.push(shell_reply(
         "r1",
-        vec![shell_call("c1", "echo $$ > pid; exec sleep 60")],
+        "c1",
+        "echo $$ > pid; exec sleep 60",
         10,
         10,
     ));
     // The command writes its pid at once; 3 s leaves a wide margin before
     // the timeout kills it.
     let agent = Agent::new(AgentOptions {
-        codeloop_home: Some(super::support::no_home()),
         timeout_ms: Some(3000),
         ..h.options()
     })
@@ -387,13 +347,9 @@ async fn timeout_kills_the_running_command_and_is_a_budget_error() {
     };
     assert!(message.contains("timeout_ms (3000)"), "{message}");
     assert!(elapsed < Duration::from_secs(20), "{elapsed:?}");
-    let pid: i32 = std::fs::read_to_string(h.dir.path().join("pid"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid = read_pid(&h.dir.path().join("pid"));
     assert!(
-        super::support::wait_dead(pid, Duration::from_secs(10)),
+        wait_dead(pid, Duration::from_secs(10)),
         "the command still runs"
     );
     resumes_cleanly(&h, &thread, "c1").await;
@@ -401,10 +357,9 @@ async fn timeout_kills_the_running_command_and_is_a_budget_error() {
 
 #[tokio::test]
 async fn max_turns_per_run_overrides_the_agent() {
-    let h = Harness::new().await;
-    h.server
-        .push(reply("r1", vec![shell_call("c1", "echo hi")], 10, 10));
-    let thread = Agent::new(h.options()).unwrap().start_thread();
+    let h = harness().await;
+    h.server.push(shell_reply("r1", "c1", "echo hi", 10, 10));
+    let thread = h.agent().start_thread();
     let err = thread
         .run_with(
             "work",
@@ -428,14 +383,10 @@ const SUMMARY: &str = "SUMMARY: ran the first command, it printed OLD-TOOL-OUTPU
 
 #[tokio::test]
 async fn a_full_context_is_compacted_and_a_resumed_thread_gets_the_same_history() {
-    let h = Harness::new().await;
+    let h = harness().await;
     // Window 1000: compaction at 900. The first response reports 1000.
-    h.server.push(reply(
-        "r1",
-        vec![shell_call("c1", "echo OLD-TOOL-OUTPUT")],
-        950,
-        50,
-    ));
+    h.server
+        .push(shell_reply("r1", "c1", "echo OLD-TOOL-OUTPUT", 950, 50));
     h.server.push(reply(
         "r_sum",
         vec![responses::message_item("m_sum", SUMMARY)],
@@ -449,7 +400,6 @@ async fn a_full_context_is_compacted_and_a_resumed_thread_gets_the_same_history(
         10,
     ));
     let agent = Agent::new(AgentOptions {
-        codeloop_home: Some(super::support::no_home()),
         model_context_window: Some(1000),
         ..h.options()
     })
@@ -521,11 +471,11 @@ async fn a_full_context_is_compacted_and_a_resumed_thread_gets_the_same_history(
 
 #[tokio::test]
 async fn manual_compact_replaces_the_history_and_keeps_it_on_failure() {
-    let h = Harness::new().await;
+    let h = harness().await;
     h.server
-        .push(reply("r1", vec![shell_call("c1", "echo TOOL-OUT")], 10, 10));
+        .push(shell_reply("r1", "c1", "echo TOOL-OUT", 10, 10));
     h.server.push(text("r2", "done"));
-    let thread = Agent::new(h.options()).unwrap().start_thread();
+    let thread = h.agent().start_thread();
     thread.run("task one").await.unwrap();
     let before = thread.history().await;
 
@@ -565,20 +515,16 @@ async fn manual_compact_replaces_the_history_and_keeps_it_on_failure() {
 
 #[tokio::test]
 async fn an_overflowing_request_is_compacted_and_asked_again() {
-    let h = Harness::new().await;
-    h.server.push(reply(
-        "r1",
-        vec![shell_call("c1", "echo OLD-TOOL-OUTPUT")],
-        10,
-        10,
-    ));
+    let h = harness().await;
+    h.server
+        .push(shell_reply("r1", "c1", "echo OLD-TOOL-OUTPUT", 10, 10));
     h.server.push(Reply::context_length_exceeded());
     // The summary request overflows too: its older half is cut and it is retried.
     h.server.push(Reply::context_length_exceeded());
     h.server.push(text("r_sum", SUMMARY));
     h.server.push(text("r2", "finished"));
     // A model without a known window: only the overflow triggers compaction.
-    let thread = Agent::new(h.options()).unwrap().start_thread();
+    let thread = h.agent().start_thread();
     let events: Vec<ThreadEvent> = thread.run_streamed("big task").collect().await;
     assert!(
         matches!(events.last(), Some(ThreadEvent::TurnCompleted { .. })),
@@ -596,7 +542,7 @@ async fn an_overflowing_request_is_compacted_and_asked_again() {
     assert!(last.last().unwrap().ends_with(SUMMARY), "{last:#?}");
 
     // Switched off, an overflow fails the run.
-    let h = Harness::new().await;
+    let h = harness().await;
     h.server.push(Reply::context_length_exceeded());
     let thread = Agent::new(AgentOptions {
         auto_compact: Some(false),
@@ -610,25 +556,44 @@ async fn an_overflowing_request_is_compacted_and_asked_again() {
 
 #[tokio::test]
 async fn compact_while_a_turn_runs_is_busy() {
-    let h = Harness::new().await;
-    h.server.push(
-        responses::sse([responses::created(), responses::output_text_delta("x")]).stall_after(2),
-    );
-    let thread = Agent::new(h.options()).unwrap().start_thread();
-    let mut stream = thread.run_streamed("one");
-    while let Some(e) = stream.next().await {
-        if matches!(e, ThreadEvent::ItemDelta { .. }) {
-            break;
-        }
-    }
+    let h = harness().await;
+    let (thread, stream) = h.streaming_turn().await;
     let err = thread.compact().await.unwrap_err();
     assert!(matches!(err, Error::Busy), "{err:?}");
-    thread.interrupt();
-    let rest: Vec<_> = stream.collect().await;
-    assert!(matches!(rest.last(), Some(ThreadEvent::TurnFailed { .. })));
+    interrupt(&thread, stream).await;
 }
 
 // ---------------------------------------------------------------- steering
+
+/// A response calling the host tool `check` (call c1).
+fn check_call(id: &str) -> Reply {
+    reply(
+        id,
+        vec![responses::function_call_item("c1", "check", "{}")],
+        10,
+        10,
+    )
+}
+
+/// A thread of an agent with these options whose host tool `check` steers it.
+fn steering_thread(options: AgentOptions) -> Thread {
+    let host = Arc::new(SteeringHost::default());
+    let agent = Agent::with_host(
+        AgentOptions {
+            host_tools: vec![HostToolSpec {
+                name: "check".into(),
+                description: "checks".into(),
+                parameters: json!({"type": "object", "properties": {}}),
+            }],
+            ..options
+        },
+        host.clone(),
+    )
+    .unwrap();
+    let thread = agent.start_thread();
+    host.thread.set(thread.clone()).ok().unwrap();
+    thread
+}
 
 /// A host tool that steers the thread it runs in, then returns.
 #[derive(Default)]
@@ -653,29 +618,9 @@ impl Host for SteeringHost {
 
 #[tokio::test]
 async fn steered_input_reaches_the_next_request() {
-    let h = Harness::new().await;
-    let host = Arc::new(SteeringHost::default());
-    let agent = Agent::with_host(
-        AgentOptions {
-            codeloop_home: Some(super::support::no_home()),
-            host_tools: vec![HostToolSpec {
-                name: "check".into(),
-                description: "checks".into(),
-                parameters: json!({"type": "object", "properties": {}}),
-            }],
-            ..h.options()
-        },
-        host.clone(),
-    )
-    .unwrap();
-    let thread = agent.start_thread();
-    host.thread.set(thread.clone()).ok().unwrap();
-    h.server.push(reply(
-        "r1",
-        vec![responses::function_call_item("c1", "check", "{}")],
-        10,
-        10,
-    ));
+    let h = harness().await;
+    let thread = steering_thread(h.options());
+    h.server.push(check_call("r1"));
     h.server.push(text("r2", "done, docs too"));
     let result = thread.run("fix it").await.unwrap();
     assert_eq!(result.final_response, "done, docs too");
@@ -715,7 +660,7 @@ impl Host for LateSteeringHost {
 
 #[tokio::test]
 async fn input_steered_as_the_turn_ends_is_answered_in_the_same_turn() {
-    let h = Harness::new().await;
+    let h = harness().await;
     let host = Arc::new(LateSteeringHost::default());
     let thread = Agent::with_host(h.options(), host.clone())
         .unwrap()
@@ -736,29 +681,12 @@ async fn input_steered_as_the_turn_ends_is_answered_in_the_same_turn() {
 
 #[tokio::test]
 async fn input_steered_into_a_failed_turn_reaches_the_next_run() {
-    let h = Harness::new().await;
-    let host = Arc::new(SteeringHost::default());
-    let agent = Agent::with_host(
-        AgentOptions {
-            host_tools: vec![HostToolSpec {
-                name: "check".into(),
-                description: "checks".into(),
-                parameters: json!({"type": "object", "properties": {}}),
-            }],
-            max_turns: Some(1),
-            ..h.options()
-        },
-        host.clone(),
-    )
-    .unwrap();
-    let thread = agent.start_thread();
-    host.thread.set(thread.clone()).ok().unwrap();
-    h.server.push(reply(
-        "r1",
-        vec![responses::function_call_item("c1", "check", "{}")],
-        10,
-        10,
-    ));
+    let h = harness().await;
+    let thread = steering_thread(AgentOptions {
+        max_turns: Some(1),
+        ..h.options()
+    });
+    h.server.push(check_call("r1"));
     let err = thread.run("fix it").await.unwrap_err();
     assert_eq!(err.code(), ErrorCode::BudgetExceeded, "{err}");
     h.server.push(text("r2", "ok"));
@@ -773,8 +701,8 @@ async fn input_steered_into_a_failed_turn_reaches_the_next_run() {
 
 #[tokio::test]
 async fn steer_without_a_turn_fails() {
-    let h = Harness::new().await;
-    let thread = Agent::new(h.options()).unwrap().start_thread();
+    let h = harness().await;
+    let thread = h.agent().start_thread();
     let err = thread.steer("hello").unwrap_err();
     assert!(matches!(err, Error::NoActiveTurn), "{err:?}");
     assert!(h.server.requests().is_empty());

@@ -23,9 +23,13 @@
 //! The `codeloop-mock-server` binary serves the same over a port for tests in
 //! other languages, with control endpoints `POST /__mock/replies`,
 //! `GET /__mock/requests` and `POST /__mock/reset`.
+//!
+//! [`otlp::collector`] is a stand-in OpenTelemetry collector, for the tests
+//! of tracing export.
 
 pub mod chat;
 mod http;
+pub mod otlp;
 mod reply;
 pub mod responses;
 mod server;
