@@ -580,6 +580,7 @@ async fn start_http(
     // No idle pool, as rmcp's own client: a reused connection whose last
     // body was not read to the end stalls on delayed ACKs.
     let client = crate::net::http_client_builder()
+        .map_err(|e| e.to_string())?
         .pool_max_idle_per_host(0)
         .default_headers(headers)
         .build()

@@ -396,7 +396,7 @@ impl HttpTransport {
             headers.insert(name, value);
         }
         let http = crate::net::build_http_client(
-            crate::net::http_client_builder().connect_timeout(Duration::from_secs(30)),
+            crate::net::http_client_builder()?.connect_timeout(Duration::from_secs(30)),
             "the model provider",
         )?;
         Ok(HttpTransport {

@@ -166,7 +166,7 @@ impl HttpClient for RuntimeClient {
 /// endpoint. Shut it down (or drop its last clone) to flush.
 pub fn otlp_provider(config: &OtlpConfig) -> Result<SdkTracerProvider> {
     let client = crate::net::build_http_client(
-        crate::net::http_client_builder().timeout(config.timeout),
+        crate::net::http_client_builder()?.timeout(config.timeout),
         "the OTLP trace exporter",
     )?;
     let headers: HashMap<String, String> = config.headers.iter().cloned().collect();

@@ -780,7 +780,10 @@ impl FastMcp {
     /// Requests the server saw: `{"methods": {"POST": n, ...}, "unauthorized": n}`.
     async fn stats(&self) -> Value {
         let url = format!("{}/stats", self.url.trim_end_matches("/mcp"));
-        let client = codeloop_core::net::http_client_builder().build().unwrap();
+        let client = codeloop_core::net::http_client_builder()
+            .unwrap()
+            .build()
+            .unwrap();
         client.get(url).send().await.unwrap().json().await.unwrap()
     }
 

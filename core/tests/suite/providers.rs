@@ -1609,3 +1609,78 @@ async fn exhausted_request_retries_name_the_last_http_failure() {
          processing your request. Sorry about that! (gave up after 3 attempts)"
     );
 }
+
+/// A TLS server on loopback with a self-signed certificate for localhost:
+/// codeloop's clients refuse it (the certificate is checked against the
+/// platform's roots), while a client told to trust exactly that certificate
+/// gets the page — so the refusal is the verifier's, not a broken server.
+#[tokio::test]
+async fn https_clients_check_certificates() {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    const CERT: &[u8] = include_bytes!("../data/selfsigned-cert.pem");
+    const KEY: &[u8] = include_bytes!("../data/selfsigned-key.pem");
+    codeloop_core::net::ensure_tls_provider();
+    let cert = CertificateDer::from_pem_slice(CERT).unwrap();
+    let key = PrivateKeyDer::from_pem_slice(KEY).unwrap();
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                if let Ok(mut tls) = acceptor.accept(stream).await {
+                    let mut buf = [0u8; 1024];
+                    let _ = tls.read(&mut buf).await;
+                    let _ = tls
+                        .write_all(
+                            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                        )
+                        .await;
+                    let _ = tls.shutdown().await;
+                }
+            });
+        }
+    });
+    let url = format!("https://localhost:{port}/");
+
+    let ours = codeloop_core::net::http_client_builder()
+        .unwrap()
+        .build()
+        .unwrap();
+    let err = ours.get(&url).send().await.unwrap_err();
+    let chain = {
+        let mut text = err.to_string();
+        let mut source = std::error::Error::source(&err);
+        while let Some(e) = source {
+            text.push_str(&format!(": {e}"));
+            source = e.source();
+        }
+        text
+    };
+    assert!(
+        chain.to_lowercase().contains("certificate"),
+        "expected a certificate error, got: {chain}"
+    );
+
+    let trusting = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(CERT).unwrap()])
+        .build()
+        .unwrap();
+    let body = trusting
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(body, "ok");
+}
