@@ -124,6 +124,55 @@ async fn sigkill_mid_command_then_resume_and_resume_last_continue() {
     assert_well_formed(&env.rollouts());
 }
 
+/// Killed while the second of two commands of one response runs: the first
+/// command's output was written when it ended, so the resumed thread has it.
+#[tokio::test]
+async fn sigkill_after_a_finished_call_keeps_its_output() {
+    let env = Env::new().await;
+    let pidfile = env.repo.path().join("sleep.pid");
+    let slow = format!(
+        "sleep 300 & echo $! > {}; echo started; wait",
+        pidfile.display()
+    );
+    env.server.push(responses::turn(
+        "r1",
+        [
+            responses::function_call_item(
+                "call_1",
+                "shell_command",
+                &serde_json::json!({"command": "echo first-call-done"}).to_string(),
+            ),
+            responses::function_call_item(
+                "call_2",
+                "shell_command",
+                &serde_json::json!({ "command": slow }).to_string(),
+            ),
+        ],
+    ));
+    let mut cmd = env.exec();
+    cmd.arg("--include-deltas").arg("two commands");
+    let (_, seen) = signal_once_started(cmd, libc::SIGKILL).await;
+    let id = thread_id(&seen);
+    kill(read_pid(&pidfile));
+    assert_well_formed(&env.rollouts());
+
+    env.server.push(responses::text_turn("r2", "resumed"));
+    let mut cmd = env.exec();
+    cmd.args(["resume", &id]);
+    events(&run(cmd, "continue").await);
+    let input = env.server.requests()[1].input().to_vec();
+    let output = |call: &str| {
+        input
+            .iter()
+            .find(|i| i["type"] == "function_call_output" && i["call_id"] == call)
+            .and_then(|i| i["output"].as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(output("call_1").contains("first-call-done"), "{input:?}");
+    assert!(output("call_2").starts_with("aborted"), "{input:?}");
+}
+
 #[tokio::test]
 async fn two_processes_share_a_session_dir_and_last_follows_the_last_write() {
     let env = Env::new().await;

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 
-use futures::future::join_all;
+use futures::stream::{FuturesOrdered, StreamExt};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -483,11 +483,12 @@ async fn turn_loop(
             return Err(e);
         }
 
-        let outputs = run_calls(agent, ctx, &calls, mcp.as_deref()).await;
+        // Each output is recorded (history and rollout) as soon as its call
+        // and those before it ended, so a process killed mid-response resumes
+        // with their real outputs; input a tool adds (an image) follows.
         let mut extra = Vec::new();
         let mut host_error = None;
-        let mut items = Vec::new();
-        for (call, output) in calls.iter().zip(outputs) {
+        run_calls(agent, ctx, &calls, mcp.as_deref(), &mut |call, output| {
             let output = match output {
                 Ok(o) => o,
                 Err(e) => {
@@ -496,10 +497,12 @@ async fn turn_loop(
                     o
                 }
             };
-            items.push(output.to_item(call));
+            let item = output.to_item(call);
             extra.extend(output.extra_input);
-        }
-        record(state, items.into_iter().chain(extra))?;
+            record(state, [item])
+        })
+        .await?;
+        record(state, extra)?;
         if let Some(e) = host_error {
             return Err(e);
         }
@@ -522,20 +525,22 @@ async fn turn_loop(
 }
 
 /// Run the calls of one response: consecutive calls of parallel-safe tools
-/// run together, the others one at a time, outputs in call order. Calls not
-/// started because the turn was interrupted get an "aborted" output so the
-/// history stays well formed.
+/// run together, the others one at a time; each output goes to `on_output`
+/// as soon as its call and every call before it have ended, so outputs stay
+/// in call order (the same history, and the same requests, every time).
+/// Calls not started because the turn was interrupted get an "aborted"
+/// output so the history stays well formed.
 async fn run_calls(
     agent: &super::AgentInner,
     ctx: &ToolContext,
     calls: &[ToolCall],
     mcp: Option<&crate::mcp::McpTools>,
-) -> Vec<Result<ToolOutput>> {
-    let mut outputs = Vec::with_capacity(calls.len());
+    on_output: &mut (dyn FnMut(&ToolCall, Result<ToolOutput>) -> Result<()> + Send),
+) -> Result<()> {
     let mut i = 0;
     while i < calls.len() {
         if ctx.cancel.is_cancelled() {
-            outputs.push(Ok(ToolOutput::error(ABORTED_OUTPUT)));
+            on_output(&calls[i], Ok(ToolOutput::error(ABORTED_OUTPUT)))?;
             i += 1;
             continue;
         }
@@ -545,16 +550,23 @@ async fn run_calls(
                 j += 1;
             }
         }
-        let batch = calls[i..j].iter().map(|call| {
-            crate::telemetry::tool_call(
-                call,
-                agent.router.dispatch_with_mcp(ctx, call.clone(), mcp),
-            )
-        });
-        outputs.extend(join_all(batch).await);
+        let mut batch: FuturesOrdered<_> = calls[i..j]
+            .iter()
+            .map(|call| async move {
+                let output = crate::telemetry::tool_call(
+                    call,
+                    agent.router.dispatch_with_mcp(ctx, call.clone(), mcp),
+                )
+                .await;
+                (call, output)
+            })
+            .collect();
+        while let Some((call, output)) = batch.next().await {
+            on_output(call, output)?;
+        }
         i = j;
     }
-    outputs
+    Ok(())
 }
 
 /// Make a history the API accepts again after a turn was cut short (a killed
