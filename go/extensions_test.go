@@ -301,6 +301,21 @@ func TestStructuredOutput(t *testing.T) {
 		t.Fatalf("%v %s", err, res.Output)
 	}
 
+	// A streamed run's turn.completed carries the parsed answer.
+	mock.push(t, textTurn(`{"answer":"no","score":1}`))
+	var streamed json.RawMessage
+	for ev, err := range thread.RunStreamed(context.Background(), "judge", codeloop.RunOptions{OutputSchema: codeloop.SchemaFor[verdict]()}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Type == "turn.completed" {
+			streamed = ev.Output
+		}
+	}
+	if string(streamed) != `{"answer":"no","score":1}` {
+		t.Fatalf("turn.completed output %s", streamed)
+	}
+
 	// An answer that does not match fails with the validation messages.
 	mock.push(t, textTurn(`{"answer":"yes"}`))
 	_, err = thread.Run(context.Background(), "judge", codeloop.RunOptions{OutputSchema: codeloop.SchemaFor[verdict]()})

@@ -109,6 +109,8 @@ type Event struct {
 	Item     *Item        `json:"item,omitempty"`
 	Usage    *Usage       `json:"usage,omitempty"`
 	Error    *ThreadError `json:"error,omitempty"`
+	// turn.completed of a run with an output schema: the parsed answer.
+	Output json.RawMessage `json:"output,omitempty"`
 	// item.delta
 	ItemID   string `json:"item_id,omitempty"`
 	ItemType string `json:"item_type,omitempty"`

@@ -131,7 +131,7 @@ export interface Compaction {
 export type ThreadEvent =
   | { type: 'thread.started'; thread_id: string }
   | { type: 'turn.started' }
-  | { type: 'turn.completed'; usage: Usage }
+  | { type: 'turn.completed'; usage: Usage; /** The parsed answer, with an output schema only. */ output?: unknown }
   | { type: 'turn.failed'; error: ThreadError }
   | { type: 'item.started'; item: ThreadItem }
   | { type: 'item.updated'; item: ThreadItem }

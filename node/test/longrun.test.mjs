@@ -48,6 +48,13 @@ it('outputSchema per run: the parsed output, and the schema sent as text.format'
   assert.equal(first.body.text.format.type, 'json_schema')
   assert.deepEqual(first.body.text.format.schema.properties, ANSWER_SCHEMA.properties)
   assert.equal(second.body.text?.format, undefined)
+  // A streamed run's turn.completed carries the parsed output.
+  await ctx.mock.push(textTurn('{"answer": 7}'))
+  let completed
+  for await (const event of thread.runStreamed('stream it', { outputSchema: ANSWER_SCHEMA })) {
+    if (event.type === 'turn.completed') completed = event
+  }
+  assert.deepEqual(completed.output, { answer: 7 })
 })
 
 it('an answer that does not match rejects with OutputInvalidError and its messages', async (t) => {

@@ -430,11 +430,16 @@ class TurnStartedEvent(TypedDict):
     type: Literal["turn.started"]
 
 
-class TurnCompletedEvent(TypedDict):
-    """The turn ended normally; ``usage`` is cumulative for the thread."""
-
+class _TurnCompletedEventRequired(TypedDict):
     type: Literal["turn.completed"]
     usage: Usage
+
+
+class TurnCompletedEvent(_TurnCompletedEventRequired, total=False):
+    """The turn ended normally; ``usage`` is cumulative for the thread;
+    ``output`` (only with an output schema) is the parsed, validated answer."""
+
+    output: Any
 
 
 class TurnFailedEvent(TypedDict):

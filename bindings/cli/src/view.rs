@@ -134,7 +134,7 @@ impl LiveView {
                 ..
             }
             | ThreadEvent::ItemDelta { .. } => {}
-            ThreadEvent::TurnCompleted { usage } => {
+            ThreadEvent::TurnCompleted { usage, .. } => {
                 let line = format!(
                     "tokens: {} in ({} cached) · {} out ({} reasoning)",
                     usage.input_tokens,

@@ -186,8 +186,11 @@ impl Thread {
             *inner.running.lock().unwrap_or_else(|p| p.into_inner()) = None;
             match outcome {
                 Ok(Ok(done)) => {
-                    *task_output.lock().unwrap_or_else(|p| p.into_inner()) = done.output;
-                    task_sink.emit(ThreadEvent::TurnCompleted { usage: done.usage })
+                    *task_output.lock().unwrap_or_else(|p| p.into_inner()) = done.output.clone();
+                    task_sink.emit(ThreadEvent::TurnCompleted {
+                        usage: done.usage,
+                        output: done.output,
+                    })
                 }
                 Ok(Err(e)) => fail(&task_sink, &task_error, e),
                 Err(panic) => {
@@ -398,12 +401,12 @@ impl RunCollector {
                 self.items.push(item.clone());
                 None
             }
-            ThreadEvent::TurnCompleted { usage } => Some(Ok(RunResult {
+            ThreadEvent::TurnCompleted { usage, output } => Some(Ok(RunResult {
                 thread_id: self.thread_id.clone(),
                 final_response: std::mem::take(&mut self.final_response),
                 items: std::mem::take(&mut self.items),
                 usage: *usage,
-                output: stream.take_output(),
+                output: stream.take_output().or_else(|| output.clone()),
             })),
             ThreadEvent::TurnFailed { error } => Some(Err(stream
                 .take_error()

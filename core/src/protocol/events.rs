@@ -16,8 +16,14 @@ pub enum ThreadEvent {
     #[serde(rename = "turn.started")]
     TurnStarted {},
     /// The turn ended normally. `usage` is cumulative for the thread.
+    /// `output` (a codeloop addition, absent without an output schema) is the
+    /// final answer parsed and validated against the run's schema.
     #[serde(rename = "turn.completed")]
-    TurnCompleted { usage: Usage },
+    TurnCompleted {
+        usage: Usage,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        output: Option<serde_json::Value>,
+    },
     /// The turn ended with an error (interrupted, budget exceeded, model error).
     #[serde(rename = "turn.failed")]
     TurnFailed { error: ThreadError },

@@ -111,6 +111,22 @@ async fn a_matching_answer_is_returned_parsed() {
     // The result's JSON form carries it for the fronts.
     let as_json = serde_json::to_value(&result).unwrap();
     assert_eq!(as_json["output"]["count"], 3);
+
+    // A streamed run's `turn.completed` carries it too (and a run without
+    // a schema leaves the field out, as the Codex event has none).
+    h.server
+        .push(text("r2", r#"{"verdict": "fail", "count": 0}"#));
+    h.server.push(text("r3", "plain"));
+    let thread = agent.start_thread();
+    let events: Vec<ThreadEvent> = thread.run_streamed("again").collect().await;
+    let completed = serde_json::to_value(events.last().unwrap()).unwrap();
+    assert_eq!(completed["type"], "turn.completed");
+    assert_eq!(completed["output"], json!({"verdict": "fail", "count": 0}));
+    let plain = Agent::new(h.options()).unwrap().start_thread();
+    let events: Vec<ThreadEvent> = plain.run_streamed("no schema").collect().await;
+    let completed = serde_json::to_value(events.last().unwrap()).unwrap();
+    assert_eq!(completed["type"], "turn.completed");
+    assert!(completed.get("output").is_none(), "{completed}");
 }
 
 #[tokio::test]
