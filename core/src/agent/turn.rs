@@ -516,6 +516,15 @@ async fn turn_loop(
             .unwrap_or_else(|p| p.into_inner())
             .take();
         if let Some(reason) = hook_stop {
+            // A run that promised structured output cannot end well without
+            // a final answer to check.
+            if limits.output_schema.is_some() {
+                return Err(Error::OutputInvalid {
+                    errors: vec![format!(
+                        "the turn was ended by a hook ({reason}) before the model gave a final answer"
+                    )],
+                });
+            }
             ctx.events.emit(ThreadEvent::Error {
                 message: format!("the turn was ended by a hook: {reason}"),
             });

@@ -129,6 +129,41 @@ async fn a_matching_answer_is_returned_parsed() {
     assert!(completed.get("output").is_none(), "{completed}");
 }
 
+/// Ends the turn from PostToolUse (`continue: false`).
+struct StoppingHost;
+
+#[async_trait]
+impl Host for StoppingHost {
+    async fn hook(&self, event: HookEvent) -> codeloop_core::Result<HookOutcome> {
+        Ok(match event {
+            HookEvent::PostToolUse { .. } => HookOutcome {
+                stop: true,
+                stop_reason: Some("enough for today".into()),
+                ..HookOutcome::default()
+            },
+            _ => HookOutcome::default(),
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_hook_ending_the_turn_before_a_final_answer_fails_a_structured_run() {
+    let h = harness().await;
+    h.server.push(shell_reply("r1", "c1", "true", 10, 5));
+    let agent = Agent::with_host(with_schema(&h), Arc::new(StoppingHost)).unwrap();
+    let err = agent.start_thread().run("check it").await.unwrap_err();
+    let Error::OutputInvalid { errors } = &err else {
+        panic!("{err:?}")
+    };
+    assert!(errors[0].contains("enough for today"), "{errors:?}");
+    // Without a schema the same stop is a plain end of the turn.
+    h.server.push(shell_reply("r2", "c2", "true", 10, 5));
+    let agent = Agent::with_host(h.options(), Arc::new(StoppingHost)).unwrap();
+    let result = agent.start_thread().run("check it").await.unwrap();
+    assert_eq!(result.output, None);
+    assert_eq!(h.server.requests().len(), 2, "no request after the stop");
+}
+
 #[tokio::test]
 async fn a_mismatching_answer_fails_with_the_validation_errors() {
     let h = harness().await;
