@@ -229,6 +229,17 @@ impl Agent {
         &self.inner.provider
     }
 
+    /// Shut the agent's MCP servers down now, even while threads of it are
+    /// alive (otherwise they stop when the last agent and thread handle is
+    /// dropped). Calls in flight fail; later runs of its threads that need
+    /// the servers fail with a config error saying the agent was closed.
+    /// Idempotent; an agent without MCP servers has nothing to close.
+    pub async fn close(&self) {
+        if let Some(mcp) = &self.inner.mcp {
+            mcp.close().await;
+        }
+    }
+
     /// A new, empty thread. Its rollout file is created on its first run.
     pub fn start_thread(&self) -> Thread {
         Thread::new(

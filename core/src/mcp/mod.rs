@@ -70,6 +70,8 @@ struct StartState {
     tools: Arc<McpTools>,
     /// Servers whose last start failed.
     failed: BTreeMap<String, Failure>,
+    /// Set by [`McpManager::close`]: nothing starts again.
+    closed: bool,
 }
 
 struct RunningServer {
@@ -147,7 +149,7 @@ impl McpManager {
         let starter = self.starter.clone();
         if let Err(e) = crate::runtime::spawn(async move {
             let mut state = state.lock().await;
-            if !state.begun {
+            if !state.begun && !state.closed {
                 let all: Vec<String> = starter.servers.keys().cloned().collect();
                 state.start(&starter, &all).await;
             }
@@ -155,6 +157,19 @@ impl McpManager {
             // Without a runtime now, the first turn starts them instead.
             tracing::warn!("MCP servers not started in the background: {e}");
         }
+    }
+
+    /// Shut every server down now (the agent's `close`; a start under way
+    /// is waited for first): calls in flight fail, and later runs fail with
+    /// an error saying the agent was closed.
+    pub async fn close(&self) {
+        let mut state = self.state.lock().await;
+        state.closed = true;
+        for server in state.running.values() {
+            server.connection.close();
+        }
+        state.running.clear();
+        state.tools = Arc::default();
     }
 
     /// Wait until the servers have started. Servers whose failure a run was
@@ -167,6 +182,11 @@ impl McpManager {
             _ = cancel.cancelled() => return Err(Error::Interrupted),
             s = self.state.lock() => s,
         };
+        if state.closed {
+            return Err(Error::Config(
+                "the agent was closed: its MCP servers are shut down".into(),
+            ));
+        }
         let again: Vec<String> = if state.begun {
             state
                 .failed
@@ -349,11 +369,19 @@ struct Connection {
     name: String,
     service: RunningService<RoleClient, ClientConfig>,
     tool_timeout: Duration,
-    _child: Option<StdioChild>,
+    child: Mutex<Option<StdioChild>>,
     stderr: Arc<Mutex<VecDeque<String>>>,
 }
 
 impl Connection {
+    /// End the session now, whoever still holds the connection: the
+    /// transport is closed (an HTTP session gets its DELETE) and a stdio
+    /// server's process group is killed. Calls in flight fail.
+    fn close(&self) {
+        self.service.cancellation_token().cancel();
+        drop(self.child.lock().unwrap_or_else(|p| p.into_inner()).take());
+    }
+
     fn gone_message(&self) -> String {
         let mut message = format!(
             "MCP server `{}` closed the connection (it exited or was killed)",
@@ -549,7 +577,7 @@ async fn start_stdio(
         name: name.to_string(),
         service,
         tool_timeout: config.tool_timeout(),
-        _child: Some(child),
+        child: Mutex::new(Some(child)),
         stderr,
     })
 }
@@ -601,7 +629,7 @@ async fn start_http(
         name: name.to_string(),
         service,
         tool_timeout: config.tool_timeout(),
-        _child: None,
+        child: Mutex::new(None),
         stderr: Arc::default(),
     })
 }

@@ -1081,3 +1081,25 @@ async fn a_required_server_that_failed_to_start_is_started_again_at_the_next_run
     thread.run("more").await.unwrap();
     assert_eq!(pid_with_marker(&marker), Some(pid));
 }
+
+#[tokio::test]
+async fn close_shuts_the_servers_down_while_threads_live() {
+    test_env();
+    let h = Harness::new().await;
+    let marker = unique("close");
+    h.server.push(responses::text_turn("r1", "up"));
+    let agent = mcp_agent(&h, vec![("everything", everything(&marker))]);
+    let thread = agent.start_thread();
+    thread.run("start").await.unwrap();
+    let pid = pid_with_marker(&marker).expect("the server runs");
+
+    agent.close().await;
+    assert!(
+        super::support::wait_dead(pid, Duration::from_secs(10)),
+        "server {pid} outlived close()"
+    );
+    // The thread is still there; its next run says why it cannot go on.
+    let err = thread.run("again").await.unwrap_err();
+    assert!(err.to_string().contains("closed"), "{err}");
+    agent.close().await; // idempotent
+}
