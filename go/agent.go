@@ -127,25 +127,33 @@ func (c *agentCore) registerHooks(hooks map[HookName][]HookMatcher) map[HookName
 	return out
 }
 
-// Close frees the agent. Idempotent. Threads already made keep working;
-// their host requests (tools, approvals, hooks) fail from then on.
+// Close shuts the agent's MCP servers down and frees the agent.
+// Idempotent. Threads already made keep working, but their host requests
+// (tools, approvals, hooks) fail from then on, and the MCP servers stop
+// even if threads are alive: MCP calls in flight fail, and later runs that
+// need the servers fail with an error matching ErrConfig that says the
+// agent was closed. If a server is still starting, Close waits for that
+// start first (up to its StartupTimeout).
 func (a *Agent) Close() error {
-	a.core.close()
+	err := a.core.close()
 	runtime.SetFinalizer(a, nil)
-	return nil
+	return err
 }
 
-func (c *agentCore) close() {
+func (c *agentCore) close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.ptr == nil {
-		return
+		return nil
 	}
+	// Returns once the MCP servers are shut down; the agent is freed either way.
+	err := statusError(C.codeloop_agent_close(c.ptr))
 	// Returns once no host callback runs or can run, so the handle may go.
 	C.codeloop_agent_free(c.ptr)
 	c.ptr = nil
 	c.handle.Delete()
 	c.cancel()
+	return err
 }
 
 // StartThread starts a new, empty thread. On a closed agent the thread's

@@ -1,11 +1,15 @@
 package codeloop_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -92,6 +96,86 @@ func TestMCPRequiredServerThatCannotStartIsAConfigError(t *testing.T) {
 	_, err := agent.StartThread().Run(context.Background(), "hi")
 	if !errors.Is(err, codeloop.ErrConfig) || !strings.Contains(err.Error(), "missing") {
 		t.Fatalf("error %v (cwd %s)", err, dir)
+	}
+}
+
+// markedPid is the process whose environment holds CODELOOP_MCP_MARKER=marker
+// (0: none).
+func markedPid(marker string) int {
+	needle := []byte("CODELOOP_MCP_MARKER=" + marker)
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		environ, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+		if err != nil {
+			continue
+		}
+		for _, kv := range bytes.Split(environ, []byte{0}) {
+			if bytes.Equal(kv, needle) {
+				return pid
+			}
+		}
+	}
+	return 0
+}
+
+// waitDead reports whether process pid terminates (a zombie counts: it
+// runs no more) within the given time, polling /proc.
+func waitDead(pid int, within time.Duration) bool {
+	stat := filepath.Join("/proc", strconv.Itoa(pid), "stat")
+	for deadline := time.Now().Add(within); ; {
+		b, err := os.ReadFile(stat)
+		if err != nil {
+			return true
+		}
+		// The state follows the parenthesized command name.
+		if i := bytes.LastIndexByte(b, ')'); i >= 0 && i+2 < len(b) && b[i+2] == 'Z' {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestCloseShutsTheMCPServersDownWhileThreadsLive(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("finds the server's process in /proc")
+	}
+	marker := fmt.Sprintf("close-%d-%d", os.Getpid(), time.Now().UnixNano())
+	server := everythingServer(t)
+	server.Env = map[string]string{"CODELOOP_MCP_MARKER": marker}
+	agent, _ := newAgent(t, codeloop.Options{MCPServers: map[string]codeloop.MCPServer{"everything": server}})
+	mock.push(t, textTurn("up"))
+	thread := agent.StartThread()
+	defer thread.Close()
+	if res, err := thread.Run(context.Background(), "start"); err != nil || res.FinalResponse != "up" {
+		t.Fatalf("run: %+v, %v", res, err)
+	}
+	pid := markedPid(marker)
+	if pid == 0 {
+		t.Fatal("the server does not run")
+	}
+
+	if err := agent.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !waitDead(pid, 10*time.Second) {
+		t.Fatalf("server %d outlived Close", pid)
+	}
+	// The thread is still there; its next run says why it cannot go on.
+	if _, err := thread.Run(context.Background(), "again"); !errors.Is(err, codeloop.ErrConfig) || !strings.Contains(err.Error(), "closed") {
+		t.Fatalf("run after Close: %v", err)
+	}
+	if err := agent.Close(); err != nil { // idempotent
+		t.Fatal(err)
+	}
+	if n := len(mock.requests(t)); n != 1 {
+		t.Fatalf("%d model requests, want 1", n)
 	}
 }
 

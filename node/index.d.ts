@@ -470,6 +470,9 @@ export class Agent {
   resumeThread(id: string): Thread
   /** A new thread (own id and rollout) from thread `id`'s history. */
   forkThread(id: string, options?: ForkOptions): Thread
+  /** Shut the MCP servers down now, threads alive or not; later runs that
+   * need them reject with ConfigError. Idempotent. */
+  close(): Promise<void>
 }
 
 export interface AppliedPatch {

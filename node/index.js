@@ -642,6 +642,14 @@ class Agent {
     return this.#thread(callNative(() => this.#native.forkThread(id, atTurn ?? null)))
   }
 
+  /** Shut the agent's MCP servers down now, even while its threads are
+   * alive (otherwise they stop once the agent and its threads are collected).
+   * Calls in flight fail; later runs that need the servers reject with
+   * ConfigError saying the agent was closed. Closing again does nothing. */
+  async close() {
+    await awaitNative(callNative(() => this.#native.close()))
+  }
+
   #thread(nativeThread) {
     return new Thread(nativeThread, this.#dispatcher, this.#outputZod)
   }

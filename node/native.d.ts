@@ -26,6 +26,12 @@ export declare class NativeAgent {
    * each is also sent as an `error` event when a thread starts.
    */
   get configWarnings(): Array<string>
+  /**
+   * Shut the agent's MCP servers down now, even while its threads are
+   * alive. Calls in flight fail; later runs that need the servers fail
+   * with a config error saying the agent was closed. Idempotent.
+   */
+  close(): Promise<void>
   startThread(): NativeThread
   /**
    * Continue thread `id` from its rollout file. Reads one local file;

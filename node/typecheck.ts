@@ -101,5 +101,7 @@ export async function main(signal: AbortSignal): Promise<string> {
     if (err instanceof OutputInvalidError) return err.errors.join('\n')
     if (err instanceof HostCallbackError || err instanceof CodeloopError) return err.code
   }
+  const closed: Promise<void> = agent.close()
+  await closed
   return result.finalResponse
 }

@@ -2,7 +2,7 @@
 // chained by core (command hooks and JavaScript callbacks, with matchers),
 // AGENTS.md and instruction files reaching the model, config overrides.
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import * as test from 'node:test'
 
@@ -73,6 +73,61 @@ it('an MCP server over stdio: its tools reach the model and a call is an mcp_too
   assert.match(outputs.c1, /Echo: hi there/)
   assert.match(outputs.c2, /CodeLoop_Mixed_Case/)
   assert.match(outputs.c2, /kept-verbatim/)
+})
+
+/** Whether process `pid` carries `CODELOOP_MCP_MARKER=marker` in its
+ * environment (a dead or zombie process carries nothing). */
+function hasMarker(pid, marker) {
+  try {
+    return readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(`CODELOOP_MCP_MARKER=${marker}`)
+  } catch {
+    return false
+  }
+}
+
+const pidWithMarker = (marker) =>
+  readdirSync('/proc').find((entry) => /^\d+$/.test(entry) && hasMarker(entry, marker))
+
+it('agent.close() shuts the MCP servers down while a thread lives; closing again is fine', async (t) => {
+  assert.ok(existsSync(EVERYTHING), `${EVERYTHING} is missing: run \`make mcp-deps\``)
+  const marker = `close-${process.pid}-${Date.now()}`
+  await ctx.mock.push(textTurn('up'))
+  const { agent } = await ctx.makeAgent(
+    t,
+    {
+      mcpServers: {
+        everything: {
+          command: EVERYTHING,
+          args: ['stdio'],
+          env: { CODELOOP_MCP_MARKER: marker },
+          startupTimeoutSec: 60,
+          required: true,
+        },
+      },
+    },
+    Agent,
+  )
+  const thread = agent.startThread()
+  await thread.run('start')
+  const pid = pidWithMarker(marker)
+  assert.ok(pid, 'the server runs')
+
+  await agent.close()
+  // close() does not wait for the process to exit: poll, yielding to the
+  // event loop, until a deadline.
+  const deadline = Date.now() + 10_000
+  while (hasMarker(pid, marker) && Date.now() < deadline) {
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  assert.ok(!hasMarker(pid, marker), `server ${pid} outlived close()`)
+  // The thread is still there; its next run says why it cannot go on.
+  await assert.rejects(thread.run('again'), (err) => {
+    assert.ok(err instanceof ConfigError, String(err))
+    assert.match(err.message, /closed/)
+    return true
+  })
+  await agent.close() // idempotent
+  assert.equal((await ctx.mock.requests()).length, 1)
 })
 
 it('a required MCP server that cannot start fails the run with ConfigError', async (t) => {

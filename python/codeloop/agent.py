@@ -810,5 +810,29 @@ class Agent:
         native = self._native.fork_thread(thread_id, at_turn)
         return Thread(native, self._dispatcher, self._output)
 
+    def close(self) -> None:
+        """Shut the agent's MCP servers down now, even while its threads
+        live (otherwise they stop when the agent and its threads are gone):
+        calls in flight fail, and later runs that need the servers raise
+        :class:`ConfigError`. Idempotent; waits with the GIL released.
+        Leaving a ``with`` / ``async with`` block closes the agent."""
+        self._native.close()
+
+    async def close_async(self) -> None:
+        """:meth:`close` for asyncio."""
+        await _native_future(self._native.close_async)
+
+    def __enter__(self) -> Agent:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Agent:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close_async()
+
     def __repr__(self) -> str:
         return f"<codeloop.Agent model={self.model!r} cwd={self.cwd!r}>"

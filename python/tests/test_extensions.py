@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import select
 import typing
+import uuid
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import pytest
 from conftest import AgentFactory
@@ -78,6 +81,58 @@ def test_a_required_mcp_server_that_cannot_start_fails_the_run(
     with pytest.raises(codeloop.ConfigError, match="broken"):
         agent.start_thread().run("hi")
     assert mock.requests() == []
+
+
+def pid_with_marker(marker: str) -> Optional[int]:
+    """The process whose environment holds ``CODELOOP_MCP_MARKER=marker``."""
+    needle = f"CODELOOP_MCP_MARKER={marker}".encode()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as environ:
+                if needle in environ.read().split(b"\0"):
+                    return int(entry)
+        except OSError:
+            continue
+    return None
+
+
+def wait_dead(pid: int, within: float) -> bool:
+    """Whether process ``pid`` terminates within ``within`` seconds (a
+    zombie counts), waiting on a pidfd, which becomes readable when it exits."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        return bool(poller.poll(int(within * 1000)))
+    finally:
+        os.close(fd)
+
+
+def test_close_shuts_the_servers_down_while_threads_live(
+    mock: MockModel, make_agent: AgentFactory
+) -> None:
+    marker = f"close-{uuid.uuid4().hex}"
+    server = everything_server()
+    server["env"] = {"CODELOOP_MCP_MARKER": marker}
+    mock.push(text_turn("up"))
+    with make_agent(mcp_servers={"everything": server}) as agent:
+        thread = agent.start_thread()
+        assert thread.run("start").final_response == "up"
+        pid = pid_with_marker(marker)
+        assert pid is not None, "the server runs"
+
+        agent.close()
+        assert wait_dead(pid, 10), f"server {pid} outlived close()"
+        # The thread is still there; its next run says why it cannot go on.
+        with pytest.raises(codeloop.ConfigError, match="closed"):
+            thread.run("again")
+        asyncio.run(agent.close_async())  # idempotent, and so is leaving the block
+    assert len(mock.requests()) == 1
 
 
 def hook_script(path: Path, body: str) -> str:

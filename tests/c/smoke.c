@@ -182,6 +182,12 @@ int main(int argc, char **argv) {
     }
   }
 
+  /* Closing shuts the MCP servers down (none here); it is idempotent. */
+  for (int i = 0; rc == 0 && i < 2; i++) {
+    st = codeloop_agent_close(agent);
+    if (st.code != CODELOOP_CODE_OK) return fail_status("codeloop_agent_close", st);
+  }
+
   free(s.data);
   codeloop_thread_free(thread);
   codeloop_agent_free(agent);

@@ -180,6 +180,23 @@ struct CodeloopStatus codeloop_agent_new(const uint8_t *options,
                                          uint32_t host_mask,
                                          struct CodeloopAgent **out_agent);
 
+// Shut the agent's MCP servers down now, even while threads of it are
+// alive (otherwise they stop when the agent and its last thread are freed).
+// Blocks until the servers are down: if one is still starting, that start
+// is waited for first, up to its startup timeout. MCP calls in flight
+// fail; later runs of its threads that need the servers fail with
+// `CODELOOP_CODE_CONFIG`, saying the agent was closed. Idempotent; an
+// agent without MCP servers has nothing to close. The handle stays valid:
+// free it with `codeloop_agent_free` as usual.
+//
+// # Safety
+//
+// Pointers are NULL or valid as stated above.
+// Ownership: the status message is the caller's.
+// Threading: any thread, but not from inside a codeloop callback (host,
+// event or completion): the close may wait for the callback's own turn.
+struct CodeloopStatus codeloop_agent_close(const struct CodeloopAgent *agent);
+
 // Free an agent. No host callback runs after this returns: it waits for a
 // callback in progress to return, and requests still waiting fail with a
 // host error. NULL is a no-op.

@@ -331,6 +331,38 @@ pub unsafe extern "C" fn codeloop_agent_new(
     })
 }
 
+/// Shut the agent's MCP servers down now, even while threads of it are
+/// alive (otherwise they stop when the agent and its last thread are freed).
+/// Blocks until the servers are down: if one is still starting, that start
+/// is waited for first, up to its startup timeout. MCP calls in flight
+/// fail; later runs of its threads that need the servers fail with
+/// `CODELOOP_CODE_CONFIG`, saying the agent was closed. Idempotent; an
+/// agent without MCP servers has nothing to close. The handle stays valid:
+/// free it with `codeloop_agent_free` as usual.
+///
+/// # Safety
+///
+/// Pointers are NULL or valid as stated above.
+/// Ownership: the status message is the caller's.
+/// Threading: any thread, but not from inside a codeloop callback (host,
+/// event or completion): the close may wait for the callback's own turn.
+#[no_mangle]
+pub unsafe extern "C" fn codeloop_agent_close(agent: *const CodeloopAgent) -> CodeloopStatus {
+    guard(|| {
+        // SAFETY: per this function's contract.
+        let agent = unsafe { handle(agent, "agent") }?.agent.clone();
+        let runtime = codeloop_core::runtime::handle()?;
+        // On the runtime, whatever thread waits here; a panic there is a JoinError.
+        let closing = runtime.spawn(async move { agent.close().await });
+        futures::executor::block_on(closing).map_err(|e| {
+            CodeloopStatus::new(
+                CodeloopCode::Internal,
+                format!("closing the agent failed: {e}"),
+            )
+        })
+    })
+}
+
 /// Free an agent. No host callback runs after this returns: it waits for a
 /// callback in progress to return, and requests still waiting fail with a
 /// host error. NULL is a no-op.

@@ -455,3 +455,61 @@ fn config_warnings_are_a_json_array() {
     // SAFETY: freed once.
     unsafe { codeloop_agent_free(agent) };
 }
+
+#[test]
+fn closing_an_agent_is_idempotent_and_later_runs_say_it_was_closed() {
+    // SAFETY: a NULL handle is reported, not dereferenced.
+    let (code, _) = take(unsafe { codeloop_agent_close(std::ptr::null()) });
+    assert_eq!(code, CodeloopCode::InvalidArgument);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plain = agent_with(dir.path(), serde_json::json!({"ephemeral": true}));
+    // SAFETY: a live agent; nothing to close, twice.
+    assert_eq!(
+        take(unsafe { codeloop_agent_close(plain) }).0,
+        CodeloopCode::Ok
+    );
+    // SAFETY: as above.
+    assert_eq!(
+        take(unsafe { codeloop_agent_close(plain) }).0,
+        CodeloopCode::Ok
+    );
+    let agent = agent_with(
+        dir.path(),
+        serde_json::json!({"ephemeral": true, "mcp_servers": {
+            "missing": {"command": "definitely-not-a-program-here", "required": true}
+        }}),
+    );
+    let thread = start_thread(agent);
+    // SAFETY: a live agent; closing again is fine.
+    let (code, message) = take(unsafe { codeloop_agent_close(agent) });
+    assert_eq!(code, CodeloopCode::Ok, "{message}");
+    // SAFETY: as above.
+    assert_eq!(
+        take(unsafe { codeloop_agent_close(agent) }).0,
+        CodeloopCode::Ok
+    );
+    let input = br#""hi""#;
+    let outcome = Outcome::default();
+    // SAFETY: `outcome` outlives the callback (waited for below).
+    let (code, message) = take(unsafe {
+        codeloop_thread_run(
+            thread,
+            input.as_ptr(),
+            input.len(),
+            None,
+            Some(record_done),
+            &outcome as *const Outcome as *mut c_void,
+            std::ptr::null_mut(),
+        )
+    });
+    assert_eq!(code, CodeloopCode::Ok, "{message}");
+    let (code, data) = outcome.wait();
+    assert_eq!(code, CodeloopCode::Config, "{data}");
+    assert!(data.contains("closed"), "{data}");
+    // SAFETY: each handle freed once.
+    unsafe {
+        codeloop_thread_free(thread);
+        codeloop_agent_free(agent);
+        codeloop_agent_free(plain);
+    }
+}

@@ -5,12 +5,13 @@ use std::sync::Arc;
 
 use codeloop_core::protocol::AgentOptions;
 use codeloop_core::{Agent, Error, Host};
-use napi::bindgen_prelude::{Function, Promise};
+use napi::bindgen_prelude::{Function, Object, Promise};
+use napi::Env;
 use napi_derive::napi;
 
 use crate::host::NodeHost;
 use crate::outcome::to_napi;
-use crate::thread::NativeThread;
+use crate::thread::{promise, NativeThread};
 
 #[napi]
 pub struct NativeAgent {
@@ -72,6 +73,18 @@ impl NativeAgent {
     #[napi(getter)]
     pub fn config_warnings(&self) -> Vec<String> {
         self.inner.config_warnings().to_vec()
+    }
+
+    /// Shut the agent's MCP servers down now, even while its threads are
+    /// alive. Calls in flight fail; later runs that need the servers fail
+    /// with a config error saying the agent was closed. Idempotent.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn close<'env>(&self, env: &'env Env) -> napi::Result<Object<'env>> {
+        let agent = self.inner.clone();
+        promise(env, async move {
+            agent.close().await;
+            Ok(())
+        })
     }
 
     #[napi]

@@ -110,7 +110,7 @@ fn parse_input(input_json: &str) -> napi::Result<Input> {
 
 /// A Promise for what `work` computes on core's runtime; the JavaScript
 /// thread only settles it.
-fn promise<'env, T, F>(env: &'env Env, work: F) -> napi::Result<Object<'env>>
+pub(crate) fn promise<'env, T, F>(env: &'env Env, work: F) -> napi::Result<Object<'env>>
 where
     T: ToNapiValue + Send + 'static,
     F: Future<Output = napi::Result<T>> + Send + 'static,

@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use codeloop_core::protocol::AgentOptions;
 use codeloop_core::{Agent, Host};
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 
 use crate::host::PyHost;
-use crate::thread::PyThread;
+use crate::thread::{deliver, PyThread};
 use crate::{convert, errors, runtime};
 
 #[pyclass(frozen, module = "codeloop._native", name = "Agent")]
@@ -102,5 +103,29 @@ impl PyAgent {
             .detach(move || agent.fork_thread(&id, at_turn))
             .map_err(|e| errors::core_error(py, &e, None))?;
         Ok(PyThread::new(thread, self.host.clone()))
+    }
+
+    /// Shut the agent's MCP servers down now, even while its threads live:
+    /// calls in flight fail, later runs that need the servers raise
+    /// `ConfigError`. Idempotent. Waits with the GIL released.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        let rt = runtime::ensure(py)?;
+        let agent = self.inner.clone();
+        // On the runtime: the servers' connections live on its reactor.
+        let task = rt.spawn(async move { agent.close().await });
+        runtime::wait(py, task)?
+            .map_err(|e| PyRuntimeError::new_err(format!("codeloop: the close task failed: {e}")))
+    }
+
+    /// [`close`] for asyncio: `callback(None, error)` is called later from a
+    /// codeloop thread.
+    fn close_async(&self, py: Python<'_>, callback: Py<PyAny>) -> PyResult<()> {
+        let rt = runtime::ensure(py)?;
+        let agent = self.inner.clone();
+        rt.spawn(async move {
+            agent.close().await;
+            deliver(callback, |py| Ok(py.None().into_bound(py)));
+        });
+        Ok(())
     }
 }

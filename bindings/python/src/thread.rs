@@ -183,7 +183,7 @@ fn result_to_py<'py>(py: Python<'py>, result: &RunResult) -> PyResult<Bound<'py,
 
 /// Call `callback(value, error)` from a blocking-pool thread: attaching to
 /// the interpreter may wait for the GIL, which a runtime worker must not.
-fn deliver<F>(callback: Py<PyAny>, make: F)
+pub fn deliver<F>(callback: Py<PyAny>, make: F)
 where
     F: for<'py> FnOnce(Python<'py>) -> PyResult<Bound<'py, PyAny>> + Send + 'static,
 {
