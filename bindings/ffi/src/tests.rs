@@ -268,6 +268,32 @@ impl Outcome {
     }
 }
 
+/// Start a run of `thread` with these run options (empty: none), check it
+/// was accepted, and wait for what its completion callback reports.
+fn run_to_end(
+    thread: *const CodeloopThread,
+    input: &[u8],
+    options: &[u8],
+) -> (CodeloopCode, String) {
+    let outcome = Outcome::default();
+    // SAFETY: valid pointers; `outcome` outlives the callback (waited for below).
+    let (code, message) = take(unsafe {
+        codeloop_thread_run_with(
+            thread,
+            input.as_ptr(),
+            input.len(),
+            options.as_ptr(),
+            options.len(),
+            None,
+            Some(record_done),
+            &outcome as *const Outcome as *mut c_void,
+            std::ptr::null_mut(),
+        )
+    });
+    assert_eq!(code, CodeloopCode::Ok, "{message}");
+    outcome.wait()
+}
+
 unsafe extern "C" fn record_done(
     user_data: *mut c_void,
     code: CodeloopCode,
@@ -378,24 +404,7 @@ fn bad_run_options_are_refused_before_the_run() {
     assert_eq!(code, CodeloopCode::Config, "{message}");
     assert!(message.contains("run options"), "{message}");
     // A budget the run options set fails the run itself, through on_done.
-    let options = br#"{"max_cost_usd": 1.0}"#;
-    let outcome = Outcome::default();
-    // SAFETY: `outcome` outlives the callback (waited for below).
-    let (code, message) = take(unsafe {
-        codeloop_thread_run_with(
-            thread,
-            input.as_ptr(),
-            input.len(),
-            options.as_ptr(),
-            options.len(),
-            None,
-            Some(record_done),
-            &outcome as *const Outcome as *mut c_void,
-            std::ptr::null_mut(),
-        )
-    });
-    assert_eq!(code, CodeloopCode::Ok, "{message}");
-    let (code, data) = outcome.wait();
+    let (code, data) = run_to_end(thread, input, br#"{"max_cost_usd": 1.0}"#);
     assert_eq!(code, CodeloopCode::Config, "{data}");
     assert!(data.contains("max_cost_usd"), "{data}");
     // SAFETY: each handle freed once.
@@ -488,22 +497,7 @@ fn closing_an_agent_is_idempotent_and_later_runs_say_it_was_closed() {
         take(unsafe { codeloop_agent_close(agent) }).0,
         CodeloopCode::Ok
     );
-    let input = br#""hi""#;
-    let outcome = Outcome::default();
-    // SAFETY: `outcome` outlives the callback (waited for below).
-    let (code, message) = take(unsafe {
-        codeloop_thread_run(
-            thread,
-            input.as_ptr(),
-            input.len(),
-            None,
-            Some(record_done),
-            &outcome as *const Outcome as *mut c_void,
-            std::ptr::null_mut(),
-        )
-    });
-    assert_eq!(code, CodeloopCode::Ok, "{message}");
-    let (code, data) = outcome.wait();
+    let (code, data) = run_to_end(thread, br#""hi""#, b"");
     assert_eq!(code, CodeloopCode::Config, "{data}");
     assert!(data.contains("closed"), "{data}");
     // SAFETY: each handle freed once.
