@@ -41,6 +41,15 @@ fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// One turn ("one" → "first") on a new thread, which is then dropped.
+/// Returns the thread id.
+async fn one_turn(h: &Harness) -> String {
+    h.server.push(responses::text_turn("r1", "first"));
+    let thread = h.agent().start_thread();
+    thread.run("one").await.unwrap();
+    thread.id().to_string()
+}
+
 /// Two turns, the first with a shell call. Returns the thread id.
 async fn two_turns(h: &Harness) -> String {
     h.server.push(responses::function_call_turn(
@@ -286,12 +295,7 @@ async fn a_torn_tail_inside_a_tool_call_resumes_with_the_call_answered() {
 #[tokio::test]
 async fn one_thread_runs_one_turn_at_a_time_across_resumed_copies() {
     let h = harness().await;
-    h.server.push(responses::text_turn("r1", "first"));
-    let id = {
-        let thread = h.agent().start_thread();
-        thread.run("one").await.unwrap();
-        thread.id().to_string()
-    };
+    let id = one_turn(&h).await;
     // Two copies of the thread, as two processes resuming it would have.
     let a = h.agent().resume_thread(&id).unwrap();
     let b = h.agent().resume_thread(&id).unwrap();
@@ -393,12 +397,7 @@ fn calls_answered(input: &[Value]) -> bool {
 #[tokio::test]
 async fn compacting_a_stale_copy_is_refused_and_leaves_the_file_as_it_was() {
     let h = harness().await;
-    h.server.push(responses::text_turn("r1", "first"));
-    let id = {
-        let thread = h.agent().start_thread();
-        thread.run("one").await.unwrap();
-        thread.id().to_string()
-    };
+    let id = one_turn(&h).await;
     let path = SessionStore::new(h.sessions()).find(&id).unwrap();
     // Two copies of the thread, as two processes resuming it would have.
     let a = h.agent().resume_thread(&id).unwrap();
